@@ -1,0 +1,12 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace slate::ctl {
+
+// Each subcommand parses its own flags from `args` (everything after its name) and returns one
+// of the exit codes in exit_codes.h.
+int RunInitDb(const std::vector<std::string>& args);
+
+}  // namespace slate::ctl

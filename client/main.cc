@@ -1,0 +1,57 @@
+// slatectl: the operator's command-line tool. A table of subcommands, each with its own flags.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "client/commands.h"
+#include "client/exit_codes.h"
+#include "server/common/version.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+const Subcommand kSubcommands[] = {
+    {"init-db", "create a slate source or destination database", slate::ctl::RunInitDb},
+};
+
+void Usage(std::ostream& out) {
+  out << "Usage: slatectl <command> [flags]   (slatectl <command> --help for its flags)\n\n"
+         "Commands:\n";
+  for (const Subcommand& s : kSubcommands) {
+    std::string name = s.name;
+    name.resize(12, ' ');
+    out << "  " << name << s.summary << "\n";
+  }
+  out << "\nExit codes: 0 success, 1 failed, 2 usage error, 3 unreachable.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    Usage(std::cerr);
+    return slate::ctl::kExitUsage;
+  }
+  const std::string command = args.front();
+  if (command == "-h" || command == "--help" || command == "help") {
+    Usage(std::cout);
+    return slate::ctl::kExitOk;
+  }
+  if (command == "--version" || command == "version") {
+    std::cout << "slatectl " << slate::kVersion << "\n";
+    return slate::ctl::kExitOk;
+  }
+  for (const Subcommand& s : kSubcommands) {
+    if (command == s.name) return s.run({args.begin() + 1, args.end()});
+  }
+  std::cerr << "slatectl: unknown command '" << command << "'\n\n";
+  Usage(std::cerr);
+  return slate::ctl::kExitUsage;
+}

@@ -1,0 +1,34 @@
+#pragma once
+
+// Connection parameters of one PostgreSQL database, as the config describes it. Plain data:
+// nothing here connects. ToConnInfo() is for libpq only and contains the password; Describe()
+// is what logs, errors and status show, and never contains it.
+
+#include <cstdint>
+#include <string>
+
+namespace slate {
+
+struct ConnParams {
+  std::string host;
+  int port = 5432;
+  std::string database;
+  std::string user;      // empty: libpq's default (PGUSER, then the OS user)
+  std::string password;  // empty: libpq's default (PGPASSWORD, ~/.pgpass)
+  std::string sslmode;   // empty: libpq's default ("prefer")
+  int connect_timeout_seconds = 15;
+  std::string application_name = "slate-replicator";
+
+  // A libpq keyword/value connection string, every value quoted. Contains the password.
+  std::string ToConnInfo() const;
+  // "user@host:port/database": for logs, errors and status. Never contains the password.
+  std::string Describe() const;
+  // Same database under PostgreSQL's naming rules as SEED.md states them: host and database
+  // name compared case-insensitively, and the same port.
+  bool SameDatabaseAs(const ConnParams& other) const;
+};
+
+// Quotes a libpq connection-string value: 'value' with backslash and quote escaped.
+std::string QuoteConnInfoValue(const std::string& value);
+
+}  // namespace slate

@@ -1,0 +1,50 @@
+#include "server/postgres/pg_status.h"
+
+#include <exception>
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace slate::pg {
+namespace {
+
+std::string Clean(absl::string_view message) {
+  return std::string(absl::StripAsciiWhitespace(message));
+}
+
+}  // namespace
+
+absl::Status StatusFromSqlState(absl::string_view sqlstate, absl::string_view message,
+                                absl::string_view context) {
+  const std::string text =
+      sqlstate.empty() ? absl::StrCat(context, ": ", Clean(message))
+                       : absl::StrCat(context, ": ", Clean(message), " (SQLSTATE ", sqlstate, ")");
+  if (absl::StartsWith(sqlstate, "08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+      sqlstate == "57P03" || absl::StartsWith(sqlstate, "53")) {
+    return absl::UnavailableError(text);
+  }
+  if (absl::StartsWith(sqlstate, "40")) return absl::AbortedError(text);
+  if (sqlstate.empty()) return absl::UnavailableError(text);  // libpq-level: no server answer
+  return absl::FailedPreconditionError(text);
+}
+
+absl::Status StatusFromCurrentException(absl::string_view context) {
+  try {
+    throw;
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnknownError(absl::StrCat(context, ": commit outcome unknown: ", Clean(e.what())));
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(absl::StrCat(context, ": ", Clean(e.what())));
+  } catch (const pqxx::sql_error& e) {
+    return StatusFromSqlState(e.sqlstate(), e.what(), context);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(context, ": ", Clean(e.what())));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat(context, ": unknown exception"));
+  }
+}
+
+}  // namespace slate::pg
