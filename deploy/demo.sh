@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The local demo: installs the dependencies (if missing), builds, starts three throwaway
 # PostgreSQL 15 clusters in a temp dir (a source and two destinations), makes them slate
-# databases with `slatectl init-db`, inserts sample events through insert_events and shows the
-# counts. Ctrl-C stops everything and removes the temp dir.
+# databases with `slatectl init-db`, starts slate-replicator on them, inserts sample events
+# through insert_events and shows them arriving. Ctrl-C stops everything and removes the temp dir.
 # Usage: ./deploy/demo.sh     (as root, or a user with sudo)
 # Environment: DEMO_EVENTS_PER_TICK (default 25), DEMO_TICKS (default: until Ctrl-C).
 set -euo pipefail
@@ -12,8 +12,9 @@ ROOT=$PWD
 ./deploy/install-deps.sh
 BUILD_DIR=${SLATE_BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD_DIR" -j2 --target slatectl
+cmake --build "$BUILD_DIR" -j2 --target slatectl slate-replicator
 SLATECTL=$ROOT/$BUILD_DIR/client/slatectl
+REPLICATOR=$ROOT/$BUILD_DIR/server/slate-replicator
 
 PG_BIN=${SLATE_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 WORK=$(mktemp -d /tmp/slate-demo-XXXXXX)
@@ -73,7 +74,23 @@ psql_on() {  # psql_on NAME SQL
     echo events_source || echo events_replica)" -c "$2"
 }
 
-echo "demo: slate-replicator is not built yet (issue #3); showing the source filling up"
+cat >"$WORK/config.json" <<JSON
+{
+  "maxEventsPerWrite": 10000,
+  "connectTimeout": 5000,
+  "eventSource": { "host": "127.0.0.1", "port": ${PORT[source]},
+                   "databaseName": "events_source", "user": "postgres" },
+  "replicationDestinations": [
+    { "host": "127.0.0.1", "port": ${PORT[dest1]}, "databaseName": "events_replica",
+      "user": "postgres" },
+    { "host": "127.0.0.1", "port": ${PORT[dest2]}, "databaseName": "events_replica",
+      "user": "postgres" }
+  ]
+}
+JSON
+echo "demo: config in $WORK/config.json; replicator log in $WORK/replicator.log"
+"$REPLICATOR" -c "$WORK/config.json" --log-format text >"$WORK/replicator.log" 2>&1 &
+REPLICATOR_PID=$!
 
 per_tick=${DEMO_EVENTS_PER_TICK:-25}
 ticks=${DEMO_TICKS:-0}
@@ -87,6 +104,9 @@ while [ "$ticks" -eq 0 ] || [ "$n" -lt "$ticks" ]; do
     values+="${values:+, }(\$1[$k], \$2, '{\"entityName\": \"demo\", \"entityId\": $n, \"operation\": \"tick\", \"k\": $k}')"
   done
   psql_on source "SELECT insert_events(\$v\$$values\$v\$)" >/dev/null
+  if ! kill -0 "$REPLICATOR_PID" 2>/dev/null; then
+    echo "demo: slate-replicator exited; its log:"; tail -n 20 "$WORK/replicator.log"; exit 1
+  fi
   sleep 1
   printf '%-8s %10s %10s %10s\n' "$(date +%H:%M:%S)" "$(psql_on source 'SELECT count(*) FROM events')" \
     "$(psql_on dest1 'SELECT count(*) FROM events')" "$(psql_on dest2 'SELECT count(*) FROM events')"

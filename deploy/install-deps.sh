@@ -10,6 +10,8 @@ PACKAGES=(
   # libraries
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libpqxx-dev libpq-dev libabsl-dev libspdlog-dev libgtest-dev libgmock-dev
+  # JSON config parsing with line/column errors (header-only)
+  nlohmann-json3-dev
   # PostgreSQL 15 for the demo and the integration tests (brings dblink and psql)
   postgresql-15 postgresql-client-15
   # runuser/setpriv to drop root for PostgreSQL

@@ -1,0 +1,289 @@
+#include "server/config/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "server/common/secrets.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace slate::config {
+namespace {
+
+using Json = nlohmann::json;
+
+class Errors {
+ public:
+  void Add(const std::string& path, const std::string& message) {
+    lines_.push_back(absl::StrCat(path, ": ", message));
+  }
+  bool empty() const { return lines_.empty(); }
+  std::string Join() const { return absl::StrJoin(lines_, "\n"); }
+
+ private:
+  std::vector<std::string> lines_;
+};
+
+std::string TypeName(const Json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return "a whole number";
+  if (v.is_number()) return "a number";
+  return v.type_name();  // "string", "object", "array", "boolean", "null"
+}
+
+void CheckKeys(const Json& obj, const std::string& path, const std::set<std::string>& allowed,
+               Errors& errors) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (allowed.count(it.key()) == 0) {
+      errors.Add(absl::StrCat(path, path.empty() ? "" : ".", it.key()),
+                 absl::StrCat("unknown key; allowed here: ", absl::StrJoin(allowed, ", ")));
+    }
+  }
+}
+
+std::optional<std::string> GetString(const Json& obj, const std::string& key,
+                                     const std::string& path, bool required, Errors& errors) {
+  const std::string where = absl::StrCat(path, ".", key);
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) {
+    if (required) errors.Add(where, "required; add it as a string");
+    return std::nullopt;
+  }
+  if (!it->is_string()) {
+    errors.Add(where, absl::StrCat("must be a string, not ", TypeName(*it)));
+    return std::nullopt;
+  }
+  std::string value = it->get<std::string>();
+  if (required && absl::StripAsciiWhitespace(value).empty()) {
+    errors.Add(where, "must not be empty");
+    return std::nullopt;
+  }
+  return value;
+}
+
+// A whole number in [min, max]; `unit` names it in the message ("milliseconds").
+std::optional<int64_t> GetInt(const Json& obj, const std::string& key, const std::string& path,
+                              int64_t min, int64_t max, const std::string& unit, Errors& errors) {
+  const std::string where = path.empty() ? key : absl::StrCat(path, ".", key);
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return std::nullopt;
+  const std::string range = absl::StrCat("a whole number of ", unit, " from ", min, " to ", max);
+  if (!it->is_number_integer() && !it->is_number_unsigned()) {
+    errors.Add(where, absl::StrCat("must be ", range, ", not ", TypeName(*it),
+                                   it->is_string() ? " (remove the quotes)" : ""));
+    return std::nullopt;
+  }
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(max)) {
+    errors.Add(where, absl::StrCat("must be ", range));
+    return std::nullopt;
+  }
+  const int64_t v = it->get<int64_t>();
+  if (v < min || v > max) {
+    errors.Add(where, absl::StrCat("must be ", range, ", not ", v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+const std::set<std::string> kSslModes = {"disable", "allow",     "prefer",
+                                         "require", "verify-ca", "verify-full"};
+
+std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& path,
+                                            const SecretLookup& secrets, Errors& errors) {
+  if (!v.is_object()) {
+    errors.Add(path,
+               absl::StrCat("must be an object with host and databaseName, not ", TypeName(v)));
+    return std::nullopt;
+  }
+  CheckKeys(v, path,
+            {"name", "host", "port", "databaseName", "user", "password", "passwordFile",
+             "passwordEnv", "sslmode"},
+            errors);
+  DatabaseConfig db;
+  auto host = GetString(v, "host", path, true, errors);
+  auto database = GetString(v, "databaseName", path, true, errors);
+  if (host) db.params.host = *host;
+  if (database) db.params.database = *database;
+  if (auto port = GetInt(v, "port", path, 1, 65535, "port", errors)) {
+    db.params.port = static_cast<int>(*port);
+  }
+  if (auto user = GetString(v, "user", path, false, errors)) db.params.user = *user;
+  if (auto name = GetString(v, "name", path, false, errors)) db.name = *name;
+  if (auto ssl = GetString(v, "sslmode", path, false, errors)) {
+    if (kSslModes.count(*ssl) == 0) {
+      errors.Add(absl::StrCat(path, ".sslmode"),
+                 absl::StrCat("'", *ssl, "' is not a libpq sslmode; use one of ",
+                              absl::StrJoin(kSslModes, ", ")));
+    } else {
+      db.params.sslmode = *ssl;
+    }
+  }
+  auto password = GetString(v, "password", path, false, errors);
+  auto file = GetString(v, "passwordFile", path, false, errors);
+  auto env = GetString(v, "passwordEnv", path, false, errors);
+  if (int(password.has_value()) + int(file.has_value()) + int(env.has_value()) > 1) {
+    errors.Add(path, "give at most one of password, passwordFile and passwordEnv");
+  } else if (password) {
+    db.params.password = *password;
+    db.password_origin = "the config file";
+  } else if (file) {
+    auto secret = secrets.read_file(*file);
+    if (secret.ok()) {
+      db.params.password = *secret;
+      db.password_origin = absl::StrCat("passwordFile ", *file);
+    } else {
+      errors.Add(absl::StrCat(path, ".passwordFile"), std::string(secret.status().message()));
+    }
+  } else if (env) {
+    auto secret = secrets.read_env(*env);
+    if (secret.ok()) {
+      db.params.password = *secret;
+      db.password_origin = absl::StrCat("passwordEnv ", *env);
+    } else {
+      errors.Add(absl::StrCat(path, ".passwordEnv"), std::string(secret.status().message()));
+    }
+  }
+  return db;
+}
+
+std::string DefaultName(const ConnParams& p) {
+  return absl::StrCat(p.host, ":", p.port, "/", p.database);
+}
+
+}  // namespace
+
+SecretLookup DefaultSecretLookup() { return {ReadSecretFile, ReadSecretEnv}; }
+
+absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLookup& secrets) {
+  Json root;
+  try {
+    root = Json::parse(json_text);
+  } catch (const Json::parse_error& e) {
+    // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
+    std::string what = e.what();
+    if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+    return absl::InvalidArgumentError(absl::StrCat("config is not valid JSON: ", what));
+  }
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(
+        "config must be a JSON object with eventSource and replicationDestinations");
+  }
+  Errors errors;
+  Config config;
+  CheckKeys(root, "",
+            {"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations",
+             "pollInterval", "maxRetryDelay", "skipHolesAfter"},
+            errors);
+
+  if (auto n = GetInt(root, "maxEventsPerWrite", "", 1, 100000000, "events", errors)) {
+    if (*n < kMinEventsPerWrite) {
+      config.notes.push_back(
+          absl::StrCat("maxEventsPerWrite ", *n, " raised to the minimum ", kMinEventsPerWrite));
+    }
+    config.max_events_per_write = std::max(*n, kMinEventsPerWrite);
+  }
+  if (auto ms = GetInt(root, "connectTimeout", "", 1, 3600000, "milliseconds", errors)) {
+    config.connect_timeout_ms = *ms;
+  }
+  if (auto ms = GetInt(root, "pollInterval", "", 100, 3600000, "milliseconds", errors)) {
+    config.poll_interval = absl::Milliseconds(*ms);
+  }
+  if (auto ms = GetInt(root, "maxRetryDelay", "", 100, 3600000, "milliseconds", errors)) {
+    config.max_retry_delay = absl::Milliseconds(*ms);
+  }
+  if (auto ms = GetInt(root, "skipHolesAfter", "", 0, 86400000 * 7LL, "milliseconds", errors)) {
+    config.skip_holes_after = absl::Milliseconds(*ms);
+  }
+  // libpq counts whole seconds: round up.
+  const int timeout_s = static_cast<int>((config.connect_timeout_ms + 999) / 1000);
+
+  if (auto it = root.find("eventSource"); it == root.end()) {
+    errors.Add("eventSource", "required; add an object with host and databaseName");
+  } else if (auto db = ParseDatabase(*it, "eventSource", secrets, errors)) {
+    config.source = *db;
+    config.source.name = "source";
+    config.source.params.connect_timeout_seconds = timeout_s;
+  }
+
+  auto dests = root.find("replicationDestinations");
+  if (dests == root.end()) {
+    errors.Add("replicationDestinations", "required; add an array of one or more destinations");
+  } else if (!dests->is_array() || dests->empty()) {
+    errors.Add("replicationDestinations",
+               absl::StrCat("must be an array of one or more destination objects, not ",
+                            dests->is_array() ? "an empty array" : TypeName(*dests)));
+  } else {
+    for (size_t i = 0; i < dests->size(); ++i) {
+      const std::string path = absl::StrCat("replicationDestinations[", i, "]");
+      auto db = ParseDatabase((*dests)[i], path, secrets, errors);
+      if (!db) continue;
+      db->params.connect_timeout_seconds = timeout_s;
+      if (db->name.empty()) db->name = DefaultName(db->params);
+      if (db->params.host.empty() || db->params.database.empty()) continue;
+      if (db->params.SameDatabaseAs(config.source.params)) {
+        errors.Add(path, absl::StrCat("is the source database (", DefaultName(db->params),
+                                      "); a destination must be another database"));
+      }
+      for (size_t j = 0; j < config.destinations.size(); ++j) {
+        if (db->params.SameDatabaseAs(config.destinations[j].params)) {
+          errors.Add(path, absl::StrCat("is the same database as replicationDestinations[", j,
+                                        "] (host and databaseName compare case-insensitively); "
+                                        "list each destination once"));
+        } else if (db->name == config.destinations[j].name) {
+          errors.Add(absl::StrCat(path, ".name"),
+                     absl::StrCat("'", db->name, "' is also replicationDestinations[", j,
+                                  "]'s name; names must be unique"));
+        }
+      }
+      config.destinations.push_back(std::move(*db));
+    }
+  }
+  if (!errors.empty()) return absl::InvalidArgumentError(errors.Join());
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read config file '", path, "': check the path given with -c"));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto config = ParseConfig(text.str(), DefaultSecretLookup());
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file '", path, "' is invalid:\n", config.status().message()));
+  }
+  return config;
+}
+
+std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& config) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto db = [](const DatabaseConfig& d) {
+    std::string s = d.params.Describe();
+    if (!d.params.sslmode.empty()) absl::StrAppend(&s, " sslmode=", d.params.sslmode);
+    absl::StrAppend(&s, d.password_origin.empty()
+                            ? " (password: libpq default)"
+                            : absl::StrCat(" (password from ", d.password_origin, ")"));
+    return s;
+  };
+  out.emplace_back("eventSource", db(config.source));
+  for (const DatabaseConfig& d : config.destinations) {
+    out.emplace_back(absl::StrCat("destination ", d.name), db(d));
+  }
+  out.emplace_back("maxEventsPerWrite", absl::StrCat(config.max_events_per_write));
+  out.emplace_back("connectTimeout", absl::StrCat(config.connect_timeout_ms, " ms"));
+  out.emplace_back("pollInterval", absl::FormatDuration(config.poll_interval));
+  out.emplace_back("maxRetryDelay", absl::FormatDuration(config.max_retry_delay));
+  out.emplace_back("skipHolesAfter", config.skip_holes_after == absl::ZeroDuration()
+                                         ? std::string("never (holes are held)")
+                                         : absl::FormatDuration(config.skip_holes_after));
+  return out;
+}
+
+}  // namespace slate::config

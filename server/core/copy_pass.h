@@ -1,0 +1,54 @@
+#pragma once
+
+// One copy pass for one destination: stream every source row after the destination's position
+// into destination transactions, in id order.
+//
+// Rules (SEED.md, issue #3):
+// - A destination transaction holds at most max_events_per_write rows, extended only so that a
+//   source transaction (rows sharing one ts) is never split: a batch ends only where ts changes.
+// - The ids written are exactly position+1 .. position+n. A missing id (a hole) is never skipped:
+//   the pass commits what comes before it (if that ends a source transaction) and returns kHole.
+//   Only `skip_hole_to` (an explicit opt-in) lets it jump from the hole to that id.
+// - A stop request rolls back the open batch and returns kStopped.
+// - Any error rolls back the open batch and is returned; the position the observer last saw is
+//   what is committed.
+
+#include <cstdint>
+
+#include "server/core/interfaces.h"
+
+#include "absl/status/statusor.h"
+
+namespace slate::core {
+
+struct PassOptions {
+  int64_t max_events_per_write = 10000;
+  int64_t up_to_id = 0;      // stop after this id (0: read to the end)
+  int64_t skip_hole_to = 0;  // accept a jump from a hole to exactly this id (0: never)
+};
+
+enum class PassEnd { kCaughtUp, kHole, kStopped };
+
+struct PassResult {
+  PassEnd end = PassEnd::kCaughtUp;
+  int64_t position = 0;            // after the pass
+  int64_t hole_first_missing = 0;  // kHole: the first missing id
+  int64_t hole_next_present = 0;   // kHole: the id the source has after the hole
+  // kHole when the hole fell inside a source transaction: the open batch was rolled back; a pass
+  // bounded to this id commits everything before that transaction.
+  int64_t bounded_retry_up_to = 0;
+};
+
+class PassObserver {
+ public:
+  virtual ~PassObserver() = default;
+  virtual bool StopRequested() = 0;
+  // A batch is about to start with the row at `first_ts` (the oldest event the destination lacks).
+  virtual void OnBatchStart(int64_t first_ts) = 0;
+  virtual void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) = 0;
+};
+
+absl::StatusOr<PassResult> RunCopyPass(EventSource& source, EventSink& sink, int64_t position,
+                                       const PassOptions& options, PassObserver& observer);
+
+}  // namespace slate::core

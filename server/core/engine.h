@@ -1,0 +1,68 @@
+#pragma once
+
+// The replication engine: one listener thread on the source's notifications and one worker thread
+// per destination. Destinations progress independently: each has its own source reader and sink,
+// its own position, its own retries; a slow, failing or unreachable destination never delays the
+// others. Start() once; RequestStop() from any thread (signal handler thread, the Stop RPC); Join()
+// returns when every thread has ended. Snapshot() is cheap and thread-safe.
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/core/interfaces.h"
+#include "server/core/status_board.h"
+
+#include "absl/time/time.h"
+
+namespace slate::core {
+
+struct EngineOptions {
+  int64_t max_events_per_write = 10000;
+  absl::Duration poll_interval = absl::Seconds(5);  // a pass even without notifications
+  absl::Duration initial_retry_delay = absl::Milliseconds(250);
+  absl::Duration max_retry_delay = absl::Seconds(30);
+  absl::Duration skip_holes_after = absl::ZeroDuration();  // zero: never skip a hole
+  absl::Duration progress_interval = absl::Seconds(10);    // catch-up progress log lines
+  absl::Duration listen_wait = absl::Milliseconds(250);    // listener's stop latency
+};
+
+struct DestinationSetup {
+  std::string name;
+  std::string dsn;                      // masked
+  std::unique_ptr<EventSource> source;  // this destination's own reader of the source
+  std::unique_ptr<EventSink> sink;
+};
+
+class Engine {
+ public:
+  Engine(EngineOptions options, std::string source_dsn, std::unique_ptr<WakeupSource> wakeups,
+         std::vector<DestinationSetup> destinations);
+  ~Engine();  // RequestStop() and Join()
+
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void Start();
+  void RequestStop();
+  void Join();
+
+  EngineStatus Snapshot() const { return board_.Snapshot(); }
+  const StatusBoard& board() const { return board_; }
+  // True when no destination can make progress any more (every one failed or stopped).
+  bool AllDestinationsEnded() const;
+
+ private:
+  bool ConnectListener();  // one attempt; records the outcome on the board
+  void ListenLoop(bool connected);
+  void WorkerLoop(size_t index);
+
+  const EngineOptions options_;
+  std::unique_ptr<WakeupSource> wakeups_;
+  std::vector<DestinationSetup> destinations_;
+  StatusBoard board_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace slate::core

@@ -1,0 +1,91 @@
+#pragma once
+
+// The engine reaches databases only through these interfaces; server/postgres/ implements them
+// with libpq, tests implement them with fakes (tests/support/fakes.h). Implementations are used
+// by one thread at a time and need not be thread-safe. Every error is an absl::Status with a
+// canonical code (server/postgres/pg_status.h says which):
+//   Unavailable        connection lost or refused: reconnect with backoff;
+//   Aborted            the batch was rolled back (a conflict): redo it;
+//   Unknown            the commit's outcome is unknown: re-read the position;
+//   FailedPrecondition a database refused (SQL error, lock held by another replicator): retry;
+//   DataLoss           an invariant is broken (destination ahead of the source, a row present
+//                      that should not be): the destination stops.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace slate::core {
+
+// One event row on the copy path. The engine reads id and ts (to order and batch); `encoded` is
+// the row exactly as the source produced it and goes to the sink untouched: event bytes are
+// never parsed.
+struct EventRow {
+  int64_t id = 0;
+  int64_t ts = 0;  // microseconds; only compared for equality (one source transaction, one ts)
+  absl::string_view encoded;
+};
+
+// Microseconds since the Unix epoch for an EventRow::ts (PostgreSQL counts from 2000-01-01).
+inline absl::Time EventTime(int64_t ts) {
+  return absl::FromUnixMicros(ts + int64_t{946684800} * 1000000);
+}
+
+// One streaming read of the source's events, in id order.
+class RowReader {
+ public:
+  virtual ~RowReader() = default;
+  // Reads the next row into *row; false at the end. row->encoded stays valid until the next call.
+  virtual absl::StatusOr<bool> Next(EventRow* row) = 0;
+};
+
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+  virtual absl::Status Connect() = 0;
+  virtual void Close() = 0;
+  // The highest committed id (0 when empty).
+  virtual absl::StatusOr<int64_t> MaxId() = 0;
+  // Rows with after_id < id (<= up_to_id unless it is 0), in id order, from one snapshot.
+  // Abandoning the reader early (destroying it) is allowed.
+  virtual absl::StatusOr<std::unique_ptr<RowReader>> ReadAfter(int64_t after_id,
+                                                               int64_t up_to_id) = 0;
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // Connects and takes the writer's lock: a second replicator on the same destination gets
+  // FailedPrecondition naming the holder.
+  virtual absl::Status Connect() = 0;
+  virtual void Close() = 0;
+  // The highest id written (0 when empty).
+  virtual absl::StatusOr<int64_t> Position() = 0;
+  // Opens a transaction after checking, inside it, that the position is still `position` (Aborted
+  // when it moved, e.g. an in-doubt commit that did happen).
+  virtual absl::Status BeginBatch(int64_t position) = 0;
+  virtual absl::Status Write(const EventRow& row) = 0;
+  // Commits the open batch; returns the bytes written in it.
+  virtual absl::StatusOr<int64_t> CommitBatch() = 0;
+  // Rolls back the open batch, if any. Never fails: a broken connection rolls back by itself.
+  virtual void AbortBatch() = 0;
+};
+
+// The source's notification channel (LISTEN eventsinsert).
+class WakeupSource {
+ public:
+  virtual ~WakeupSource() = default;
+  virtual absl::Status Connect() = 0;  // connects and LISTENs
+  virtual void Close() = 0;
+  // Waits up to `timeout` and returns every payload that arrived (empty on timeout).
+  // Unavailable when the connection was lost.
+  virtual absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) = 0;
+};
+
+}  // namespace slate::core

@@ -1,0 +1,70 @@
+#pragma once
+
+// What the engine reports: plain value types, copied out of the StatusBoard. The control plane
+// serves these; the engine never reads them back to make decisions.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace slate::core {
+
+enum class DestinationState {
+  kStarting,       // not yet tried
+  kConnecting,     // connecting, taking the writer lock, reading the position
+  kCatchingUp,     // copying a backlog
+  kInSync,         // everything the source had at the last pass is written
+  kRetrying,       // an error; waiting to reconnect (next_retry)
+  kWaitingAtHole,  // the source lacks id hole_at while later ids exist; held, not skipped
+  kFailed,         // an invariant is broken; this destination stopped (last_error says why)
+  kStopped,        // stopped on request
+};
+
+absl::string_view StateName(DestinationState state);
+
+struct DestinationStatus {
+  std::string name;
+  std::string dsn;  // masked: never a password
+  DestinationState state = DestinationState::kStarting;
+  absl::Time state_since;
+  int64_t position = 0;          // highest id written
+  int64_t lag_events = 0;        // source max id - position (filled by Snapshot)
+  double lag_seconds = 0;        // age of the oldest event it lacks; 0 in sync (by Snapshot)
+  double events_per_second = 0;  // over the last 10 s (filled by Snapshot)
+  int64_t events_total = 0;      // copied by this process
+  int64_t bytes_total = 0;
+  int64_t batches_total = 0;
+  absl::Time last_batch_time = absl::InfinitePast();
+  std::string last_error;
+  absl::Time last_error_time = absl::InfinitePast();
+  int64_t retries = 0;  // consecutive failed attempts (0 after a success)
+  int64_t retries_total = 0;
+  absl::Time next_retry = absl::InfinitePast();
+  int64_t hole_at = 0;  // first missing id while waiting at a hole, else 0
+  absl::Time hole_since = absl::InfinitePast();
+  // The ts of the first event it lacks, when known (for lag_seconds).
+  absl::Time oldest_missing = absl::InfinitePast();
+};
+
+struct SourceStatus {
+  std::string dsn;  // masked
+  bool listening = false;
+  int64_t max_id = 0;  // highest id known committed (passes and notifications)
+  int64_t notifications_total = 0;
+  int64_t malformed_notifications_total = 0;
+  int64_t passes_total = 0;
+  std::string last_error;
+  absl::Time last_error_time = absl::InfinitePast();
+};
+
+struct EngineStatus {
+  absl::Time start_time;
+  bool stopping = false;
+  SourceStatus source;
+  std::vector<DestinationStatus> destinations;
+};
+
+}  // namespace slate::core

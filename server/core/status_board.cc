@@ -1,0 +1,154 @@
+#include "server/core/status_board.h"
+
+#include <algorithm>
+
+namespace slate::core {
+namespace {
+constexpr absl::Duration kRateWindow = absl::Seconds(10);
+}  // namespace
+
+absl::string_view StateName(DestinationState state) {
+  switch (state) {
+    case DestinationState::kStarting:
+      return "starting";
+    case DestinationState::kConnecting:
+      return "connecting";
+    case DestinationState::kCatchingUp:
+      return "catching_up";
+    case DestinationState::kInSync:
+      return "in_sync";
+    case DestinationState::kRetrying:
+      return "retrying";
+    case DestinationState::kWaitingAtHole:
+      return "waiting_at_hole";
+    case DestinationState::kFailed:
+      return "failed";
+    case DestinationState::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+
+StatusBoard::StatusBoard(SourceStatus source, std::vector<DestinationStatus> destinations) {
+  status_.start_time = absl::Now();
+  status_.source = std::move(source);
+  status_.destinations = std::move(destinations);
+  rate_samples_.resize(status_.destinations.size());
+}
+
+void StatusBoard::UpdateDestination(size_t index,
+                                    const std::function<void(DestinationStatus&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  fn(status_.destinations.at(index));
+  ++version_;
+}
+
+void StatusBoard::UpdateSource(const std::function<void(SourceStatus&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  fn(status_.source);
+  ++version_;
+}
+
+void StatusBoard::NoteSourceMax(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  if (id > status_.source.max_id) {
+    status_.source.max_id = id;
+    ++version_;
+  }
+}
+
+void StatusBoard::NoteBatch(size_t index, absl::Time when, int64_t events_total) {
+  absl::MutexLock lock(&mu_);
+  auto& samples = rate_samples_.at(index);
+  samples.emplace_back(when, events_total);
+  while (samples.size() > 2 && samples[1].first < when - kRateWindow) samples.pop_front();
+}
+
+EngineStatus StatusBoard::Snapshot(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  EngineStatus out = status_;
+  out.stopping = stopping_;
+  for (size_t i = 0; i < out.destinations.size(); ++i) {
+    DestinationStatus& d = out.destinations[i];
+    d.lag_events = std::max<int64_t>(0, out.source.max_id - d.position);
+    d.lag_seconds = d.lag_events == 0 || d.oldest_missing == absl::InfinitePast()
+                        ? 0
+                        : std::max(0.0, absl::ToDoubleSeconds(now - d.oldest_missing));
+    // Rate: events committed within the window, over the window (or since the first sample).
+    const auto& samples = rate_samples_[i];
+    d.events_per_second = 0;
+    if (!samples.empty() && samples.back().first >= now - kRateWindow) {
+      auto first = std::find_if(samples.begin(), samples.end(),
+                                [&](const auto& s) { return s.first >= now - kRateWindow; });
+      if (first != samples.begin()) --first;  // the sample just before the window: its base
+      const double span = absl::ToDoubleSeconds(now - std::max(first->first, now - kRateWindow));
+      const int64_t events = samples.back().second - first->second;
+      if (span > 0.001 && events > 0) d.events_per_second = static_cast<double>(events) / span;
+    }
+  }
+  return out;
+}
+
+bool StatusBoard::Await(const std::function<bool(const EngineStatus&)>& pred,
+                        absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  uint64_t version = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    version = version_;
+  }
+  while (true) {
+    if (pred(Snapshot())) return true;
+    if (absl::Now() >= deadline) return false;
+    AwaitChange(&version, deadline - absl::Now());
+  }
+}
+
+void StatusBoard::AwaitChange(uint64_t* version, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  const uint64_t seen = *version;
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version_ != seen; };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  *version = version_;
+}
+
+void StatusBoard::Notify() {
+  absl::MutexLock lock(&mu_);
+  ++wake_generation_;
+}
+
+bool StatusBoard::WaitForWakeup(uint64_t* seen, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  const uint64_t before = *seen;
+  auto ready = [this, before]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || wake_generation_ != before;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  *seen = wake_generation_;
+  return !stopping_;
+}
+
+bool StatusBoard::SleepUnlessStopped(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+  mu_.AwaitWithTimeout(absl::Condition(&stop), timeout);
+  return !stopping_;
+}
+
+uint64_t StatusBoard::wake_generation() const {
+  absl::MutexLock lock(&mu_);
+  return wake_generation_;
+}
+
+void StatusBoard::RequestStop() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  ++version_;
+}
+
+bool StatusBoard::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+}  // namespace slate::core

@@ -1,0 +1,57 @@
+#pragma once
+
+// Start-up validation (SEED.md's checks, plus holes, column types and lock holders), as pure
+// functions over facts the postgres adapter gathers (server/postgres/facts.h). Every check
+// produces a result, so a dry run shows them all; none stops at the first failure.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace slate::core {
+
+struct FirstEvent {
+  int64_t id = 0;
+  int64_t ts_unix_micros = 0;
+  std::string event_text;  // jsonb's canonical text
+};
+
+struct DatabaseFacts {
+  std::string label;  // "source" or the destination's name
+  std::string dsn;    // masked
+  bool reachable = false;
+  std::string error;     // when not reachable
+  std::string identity;  // system identifier + database oid, when readable: same means same db
+  bool has_events = false;
+  std::vector<std::pair<std::string, std::string>> events_columns;  // name, type, in order
+  std::map<std::string, bool> source_objects;                       // object description -> present
+  int64_t count = 0;
+  int64_t max_id = 0;
+  std::optional<FirstEvent> first;
+  std::string writer_lock_holder;  // non-empty: another replicator holds the destination's lock
+};
+
+enum class CheckResult { kPass, kWarn, kFail };
+absl::string_view CheckResultName(CheckResult r);
+
+struct Check {
+  std::string name;  // "destination replica1: first event"
+  CheckResult result = CheckResult::kPass;
+  std::string message;  // what was found, and the fix when it is not a pass
+};
+
+struct ValidationOptions {
+  bool allow_holes = false;  // skipHolesAfter is set: a destination hole is a warning
+};
+
+std::vector<Check> ValidateFacts(const DatabaseFacts& source,
+                                 const std::vector<DatabaseFacts>& destinations,
+                                 const ValidationOptions& options);
+
+bool AllPassed(const std::vector<Check>& checks);  // no kFail
+
+}  // namespace slate::core

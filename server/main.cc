@@ -1,0 +1,230 @@
+// slate-replicator: flags -> config -> validation -> engine -> wait -> ordered shutdown.
+
+#include <atomic>
+#include <cerrno>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "server/common/args.h"
+#include "server/common/log.h"
+#include "server/common/version.h"
+#include "server/config/config.h"
+#include "server/core/engine.h"
+#include "server/core/validation.h"
+#include "server/postgres/adapters.h"
+#include "server/postgres/facts.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace slate {
+namespace {
+
+// Exit codes, documented in README.md.
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;      // every destination failed
+constexpr int kExitUsage = 2;       // bad command line
+constexpr int kExitConfig = 3;      // config file unreadable or invalid
+constexpr int kExitValidation = 4;  // start-up checks failed
+constexpr int kExitForced = 130;    // a second signal: exit at once
+
+const std::vector<FlagSpec>& Flags() {
+  static const std::vector<FlagSpec> flags = {
+      {"config-filename", 'c', true, "FILE", "JSON config file (required)"},
+      {"dry-run", 0, false, "", "validate, print the run parameters and every check, then exit"},
+      {"log-level", 0, true, "LEVEL", "debug, info (default), warn or error"},
+      {"log-format", 0, true, "FORMAT", "json (default) or text"},
+      {"version", 0, false, "", "print the version and exit"},
+      {"help", 'h', false, "", "show this help"},
+  };
+  return flags;
+}
+
+void Usage(std::ostream& out) {
+  out << "Usage: slate-replicator -c FILE [--dry-run] [--log-level LEVEL] [--log-format FORMAT]\n\n"
+         "Replicates the events table of a slate source database into every destination.\n\n"
+      << FlagsUsage(Flags())
+      << "\nExit codes: 0 stopped cleanly (or dry run passed), 1 every destination failed,\n"
+         "2 usage error, 3 config error, 4 validation failed, 130 forced by a second signal.\n";
+}
+
+bool RunValidation(const config::Config& cfg, spdlog::logger& log) {
+  std::vector<core::DatabaseFacts> dests;
+  const core::DatabaseFacts source = pg::GatherFacts(cfg.source.params, "source", false);
+  for (const config::DatabaseConfig& d : cfg.destinations) {
+    dests.push_back(pg::GatherFacts(d.params, absl::StrCat("destination ", d.name), true));
+  }
+  core::ValidationOptions options;
+  options.allow_holes = cfg.skip_holes_after > absl::ZeroDuration();
+  const std::vector<core::Check> checks = core::ValidateFacts(source, dests, options);
+  int failed = 0;
+  int warned = 0;
+  for (const core::Check& c : checks) {
+    const log::Fields fields = {
+        {"check", c.name}, {"result", core::CheckResultName(c.result)}, {"detail", c.message}};
+    switch (c.result) {
+      case core::CheckResult::kPass:
+        log::Info(log, "check passed", fields);
+        break;
+      case core::CheckResult::kWarn:
+        ++warned;
+        log::Warn(log, "check warning", fields);
+        break;
+      case core::CheckResult::kFail:
+        ++failed;
+        log::Error(log, "check failed", fields);
+        break;
+    }
+  }
+  log::Write(
+      log, failed > 0 ? spdlog::level::err : spdlog::level::info, "validation finished",
+      {{"checks", static_cast<int64_t>(checks.size())}, {"failed", failed}, {"warnings", warned}});
+  return failed == 0;
+}
+
+std::atomic<bool> g_exiting{false};
+
+int Run(const std::vector<std::string>& args) {
+  auto parsed = ParseArgs(Flags(), args);
+  if (!parsed.ok()) {
+    std::cerr << "slate-replicator: " << parsed.status().message() << "\n\n";
+    Usage(std::cerr);
+    return kExitUsage;
+  }
+  if (parsed->Has("help")) {
+    Usage(std::cout);
+    return kExitOk;
+  }
+  if (parsed->Has("version")) {
+    std::cout << "slate-replicator " << kVersion << "\n";
+    return kExitOk;
+  }
+  auto format = log::ParseFormat(parsed->GetOr("log-format", "json"));
+  auto level = log::ParseLevel(parsed->GetOr("log-level", "info"));
+  for (const absl::Status& s : {format.status(), level.status()}) {
+    if (!s.ok()) {
+      std::cerr << "slate-replicator: " << s.message() << "\n\n";
+      Usage(std::cerr);
+      return kExitUsage;
+    }
+  }
+  if (!parsed->Has("config-filename")) {
+    std::cerr << "slate-replicator: -c, --config-filename is required\n\n";
+    Usage(std::cerr);
+    return kExitUsage;
+  }
+  log::Init(*format, *level);
+  auto log = log::Get("main");
+  const std::string config_path = *parsed->Get("config-filename");
+  const bool dry_run = parsed->Has("dry-run");
+  log::Info(*log, "slate-replicator starting",
+            {{"version", kVersion},
+             {"config", config_path},
+             {"dry_run", dry_run},
+             {"pid", static_cast<int64_t>(getpid())}});
+
+  auto cfg = config::LoadConfigFile(config_path);
+  if (!cfg.ok()) {
+    for (absl::string_view line : absl::StrSplit(cfg.status().message(), '\n')) {
+      log::Error(*log, "config error", {{"problem", line}});
+    }
+    return kExitConfig;
+  }
+  for (const std::string& note : cfg->notes) log::Info(*log, note);
+  for (const auto& [key, value] : config::DescribeConfig(*cfg)) {
+    log::Info(*log, "run parameter", {{"name", key}, {"value", value}});
+  }
+
+  const bool valid = RunValidation(*cfg, *log);
+  if (dry_run) {
+    log::Info(*log, valid ? "dry run passed; nothing was written" : "dry run failed");
+    return valid ? kExitOk : kExitValidation;
+  }
+  if (!valid) {
+    log::Error(*log, "not starting: fix the failed checks above (--dry-run repeats them)");
+    return kExitValidation;
+  }
+
+  // Signals are taken by one thread with sigwait; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  core::EngineOptions options;
+  options.max_events_per_write = cfg->max_events_per_write;
+  options.poll_interval = cfg->poll_interval;
+  options.max_retry_delay = cfg->max_retry_delay;
+  options.skip_holes_after = cfg->skip_holes_after;
+  const std::string source_what = absl::StrCat("source (", cfg->source.params.Describe(), ")");
+  std::vector<core::DestinationSetup> setups;
+  for (const config::DatabaseConfig& d : cfg->destinations) {
+    core::DestinationSetup s;
+    s.name = d.name;
+    s.dsn = d.params.Describe();
+    s.source = pg::NewEventSource(cfg->source.params, source_what);
+    s.sink = pg::NewEventSink(d.params, absl::StrCat("destination ", d.name, " (", s.dsn, ")"));
+    setups.push_back(std::move(s));
+  }
+  core::Engine engine(options, cfg->source.params.Describe(),
+                      pg::NewWakeupSource(cfg->source.params, source_what), std::move(setups));
+
+  std::atomic<int> signals_seen{0};
+  std::thread signal_thread([&] {
+    const timespec tick{0, 200 * 1000 * 1000};
+    while (!g_exiting.load()) {
+      const int sig = sigtimedwait(&signals, nullptr, &tick);
+      if (sig < 0) continue;  // timeout or EINTR: look at g_exiting again
+      if (signals_seen.fetch_add(1) == 0) {
+        log::Info(*log, "signal received; stopping (a second signal exits at once)",
+                  {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+        engine.RequestStop();
+      } else {
+        log::Warn(*log, "second signal; exiting now (open batches roll back)");
+        _exit(kExitForced);
+      }
+    }
+  });
+
+  engine.Start();
+  log::Info(*log, "replicating",
+            {{"destinations", static_cast<int64_t>(cfg->destinations.size())}});
+  engine.board().Await(
+      [&](const core::EngineStatus& s) {
+        if (s.stopping) return true;
+        for (const auto& d : s.destinations) {
+          if (d.state != core::DestinationState::kFailed) return false;
+        }
+        return true;
+      },
+      absl::InfiniteDuration());
+  const bool stop_requested = engine.board().stopping();
+  log::Info(*log, "shutting down: finishing or rolling back open batches");
+  engine.RequestStop();
+  engine.Join();
+  log::Info(*log, "engine stopped; connections closed");
+  g_exiting = true;
+  signal_thread.join();
+  if (!stop_requested) {
+    log::Error(*log, "every destination failed; exiting");
+    return kExitFailed;
+  }
+  log::Info(*log, "slate-replicator stopped");
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace slate
+
+int main(int argc, char** argv) {
+  return slate::Run(std::vector<std::string>(argv + 1, argv + argc));
+}

@@ -1,0 +1,28 @@
+#pragma once
+
+// Factories for the engine's PostgreSQL adapters. Callers never see libpq or libpqxx.
+//
+// - The event source streams `COPY (SELECT id, ts, event ... ORDER BY id) TO STDOUT (FORMAT
+//   binary)` and frames rows without decoding events. It reconnects lazily after an error.
+// - The sink writes `COPY events (id, ts, event) FROM STDIN (FORMAT binary)`, one transaction per
+//   batch. Connect() takes the destination's writer lock (a session advisory lock, see
+//   pg_conn.h); BeginBatch() re-checks the position inside the transaction with two primary-key
+//   probes (id = position exists, id = position + 1 does not), never max(id).
+// - The wakeup source LISTENs on eventsinsert.
+
+#include <memory>
+#include <string>
+
+#include "server/common/conn_params.h"
+#include "server/core/interfaces.h"
+
+namespace slate::pg {
+
+// `what` labels errors and logs: "source (user@host:port/db)".
+std::unique_ptr<core::EventSource> NewEventSource(const ConnParams& params,
+                                                  const std::string& what);
+std::unique_ptr<core::EventSink> NewEventSink(const ConnParams& params, const std::string& what);
+std::unique_ptr<core::WakeupSource> NewWakeupSource(const ConnParams& params,
+                                                    const std::string& what);
+
+}  // namespace slate::pg

@@ -1,0 +1,102 @@
+#include "server/postgres/facts.h"
+
+#include <optional>
+
+#include <pqxx/pqxx>
+
+#include "server/postgres/pg_conn.h"
+#include "server/postgres/pg_status.h"
+#include "server/postgres/schema.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace slate::pg {
+
+core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& label,
+                                bool is_destination) {
+  core::DatabaseFacts facts;
+  facts.label = label;
+  facts.dsn = params.Describe();
+  std::optional<pqxx::connection> conn;
+  absl::Status status = Guard("connect", [&] { conn.emplace(params.ToConnInfo()); });
+  if (!status.ok()) {
+    facts.error = std::string(status.message());
+    return facts;
+  }
+  facts.reachable = true;
+
+  status = Guard("read facts", [&] {
+    pqxx::read_transaction tx(*conn);
+    // Identity: the same cluster and database reached under two names is one database.
+    try {
+      pqxx::subtransaction sub(tx, "identity");
+      facts.identity =
+          sub.exec1(
+                 "SELECT (SELECT system_identifier FROM pg_control_system())::text || '/' || "
+                 "(SELECT oid FROM pg_database WHERE datname = current_database())::text")[0]
+              .c_str();
+    } catch (const pqxx::sql_error&) {
+      facts.identity.clear();  // not allowed to read it: rely on the config's names
+    }
+    facts.has_events = tx.exec1("SELECT to_regclass('events') IS NOT NULL")[0].as<bool>();
+    if (facts.has_events) {
+      for (const auto& row : tx.exec(
+               "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+               "WHERE a.attrelid = to_regclass('events') AND a.attnum > 0 AND NOT a.attisdropped "
+               "ORDER BY a.attnum")) {
+        facts.events_columns.emplace_back(row[0].c_str(), row[1].c_str());
+      }
+    }
+    const auto objects = tx.exec1(
+        absl::StrCat("SELECT to_regclass('", kIdTable, "') IS NOT NULL, ",
+                     "EXISTS (SELECT 1 FROM pg_proc WHERE proname = '", kInsertFunction, "'), ",
+                     "EXISTS (SELECT 1 FROM pg_proc WHERE proname = '", kRestoreFunction, "'), ",
+                     "EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '", kNotifyTrigger,
+                     "' AND tgrelid = to_regclass('events')), ",
+                     "EXISTS (SELECT 1 FROM pg_proc WHERE proname = '", kNotifyFunction, "'), ",
+                     "EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '", kCheckTrigger,
+                     "' AND tgrelid = to_regclass('events')), ",
+                     "EXISTS (SELECT 1 FROM pg_proc WHERE proname = '", kCheckFunction, "')"));
+    const char* names[] = {"table id",
+                           "function insert_events",
+                           "function restore_events",
+                           "trigger notify_insert",
+                           "function notify_event_insert",
+                           "trigger check_sql_command",
+                           "function filter_sql_command"};
+    for (int i = 0; i < 7; ++i) facts.source_objects[names[i]] = objects[i].as<bool>();
+
+    if (facts.has_events) {
+      const auto counts = tx.exec1("SELECT count(*), coalesce(max(id), 0) FROM events");
+      facts.count = counts[0].as<int64_t>();
+      facts.max_id = counts[1].as<int64_t>();
+      const auto first = tx.exec(
+          "SELECT id, (extract(epoch FROM ts) * 1000000)::bigint, event::text FROM events "
+          "ORDER BY id LIMIT 1");
+      if (!first.empty()) {
+        facts.first = core::FirstEvent{first[0][0].as<int64_t>(), first[0][1].as<int64_t>(),
+                                       first[0][2].c_str()};
+      }
+    }
+    if (is_destination) {
+      const auto holder = tx.exec(absl::StrCat(
+          "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), "
+          "'local') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+          "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ",
+          kWriterLockKey1, " AND l.objid = ", kWriterLockKey2,
+          " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"));
+      if (!holder.empty()) {
+        facts.writer_lock_holder =
+            absl::StrCat("backend pid ", holder[0][0].c_str(), ", application_name '",
+                         holder[0][1].c_str(), "', client ", holder[0][2].c_str());
+      }
+    }
+  });
+  if (!status.ok()) {
+    facts.reachable = false;
+    facts.error = std::string(status.message());
+  }
+  return facts;
+}
+
+}  // namespace slate::pg

@@ -1,0 +1,75 @@
+#include "server/postgres/pg_conn.h"
+
+#include "server/postgres/pg_status.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace slate::pg {
+
+absl::Status PgConn::Open(const ConnParams& params, const std::string& what) {
+  Close();
+  what_ = what;
+  const std::string conninfo =
+      absl::StrCat(params.ToConnInfo(), " keepalives=1 keepalives_idle=10 keepalives_interval=5",
+                   " keepalives_count=3");
+  conn_ = PQconnectdb(conninfo.c_str());
+  if (conn_ == nullptr) return absl::ResourceExhaustedError("libpq: out of memory");
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    absl::Status s =
+        StatusFromSqlState("", PQerrorMessage(conn_), absl::StrCat("connecting to ", what));
+    Close();
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+void PgConn::Close() {
+  if (conn_ != nullptr) PQfinish(conn_);
+  conn_ = nullptr;
+}
+
+absl::Status PgConn::ResultError(PGresult* res, const std::string& context) {
+  std::string sqlstate;
+  std::string message;
+  if (res != nullptr) {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state != nullptr) sqlstate = state;
+    message = PQresultErrorMessage(res);
+    PQclear(res);
+  }
+  if (message.empty() && conn_ != nullptr) message = PQerrorMessage(conn_);
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    return absl::UnavailableError(
+        absl::StrCat(what_, ": ", context, ": connection lost: ", message));
+  }
+  return StatusFromSqlState(sqlstate, message, absl::StrCat(what_, ": ", context));
+}
+
+absl::Status PgConn::Exec(const std::string& sql) {
+  if (conn_ == nullptr) return absl::UnavailableError(absl::StrCat(what_, ": not connected"));
+  PGresult* res = PQexec(conn_, sql.c_str());
+  const ExecStatusType st = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    PQclear(res);
+    return absl::OkStatus();
+  }
+  return ResultError(res, sql.substr(0, 60));
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> PgConn::Query(const std::string& sql) {
+  if (conn_ == nullptr) return absl::UnavailableError(absl::StrCat(what_, ": not connected"));
+  PGresult* res = PQexec(conn_, sql.c_str());
+  if (res == nullptr || PQresultStatus(res) != PGRES_TUPLES_OK) {
+    return ResultError(res, sql.substr(0, 60));
+  }
+  std::vector<std::vector<std::string>> rows(static_cast<size_t>(PQntuples(res)));
+  for (int r = 0; r < PQntuples(res); ++r) {
+    for (int c = 0; c < PQnfields(res); ++c) {
+      rows[static_cast<size_t>(r)].emplace_back(PQgetvalue(res, r, c));
+    }
+  }
+  PQclear(res);
+  return rows;
+}
+
+}  // namespace slate::pg

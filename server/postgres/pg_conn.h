@@ -1,0 +1,48 @@
+#pragma once
+
+// A libpq connection (RAII) with status-returning helpers. Internal to server/postgres/.
+
+#include <string>
+#include <vector>
+
+#include <libpq-fe.h>
+
+#include "server/common/conn_params.h"
+
+#include "absl/status/statusor.h"
+
+namespace slate::pg {
+
+// Lock keys of the destination writer lock: pg_try_advisory_lock(kWriterLockKey1,
+// kWriterLockKey2), per database. 0x736c6174 is "slat".
+inline constexpr int kWriterLockKey1 = 0x736c6174;
+inline constexpr int kWriterLockKey2 = 1;
+
+class PgConn {
+ public:
+  PgConn() = default;
+  ~PgConn() { Close(); }
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  // Connects with TCP keepalives on, so a silently dropped peer is noticed. `what` names the
+  // database in errors ("destination replica1 (user@host:5432/db)").
+  absl::Status Open(const ConnParams& params, const std::string& what);
+  void Close();
+  bool is_open() const { return conn_ != nullptr; }
+  PGconn* get() const { return conn_; }
+  const std::string& what() const { return what_; }
+
+  // Runs a command that returns no rows.
+  absl::Status Exec(const std::string& sql);
+  // Runs a query; every value as text ("" for NULL).
+  absl::StatusOr<std::vector<std::vector<std::string>>> Query(const std::string& sql);
+  // The error of `res` (may be null) as a Status; clears `res`.
+  absl::Status ResultError(PGresult* res, const std::string& context);
+
+ private:
+  PGconn* conn_ = nullptr;
+  std::string what_;
+};
+
+}  // namespace slate::pg

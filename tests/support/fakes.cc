@@ -1,0 +1,158 @@
+#include "tests/support/fakes.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace slate::testing {
+
+void FakeSourceDb::AddTransaction(int n) {
+  absl::MutexLock lock(&mu_);
+  const int64_t ts = ++next_ts_;
+  int64_t id = rows_.empty() ? 1 : rows_.rbegin()->first + 1;
+  for (int i = 0; i < n; ++i, ++id) {
+    rows_[id] = FakeRow{id, ts, absl::StrCat("row-", id, "-\x01\xff-bytes")};
+  }
+}
+
+void FakeSourceDb::AddRow(int64_t id, int64_t ts) {
+  absl::MutexLock lock(&mu_);
+  rows_[id] = FakeRow{id, ts, absl::StrCat("row-", id)};
+}
+
+std::vector<FakeRow> FakeSourceDb::Rows() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<FakeRow> out;
+  for (const auto& [id, row] : rows_) out.push_back(row);
+  return out;
+}
+
+int64_t FakeSourceDb::MaxId() const {
+  absl::MutexLock lock(&mu_);
+  return rows_.empty() ? 0 : rows_.rbegin()->first;
+}
+
+namespace {
+// A snapshot of the rows in range, like a COPY's snapshot.
+class FakeReader : public core::RowReader {
+ public:
+  explicit FakeReader(std::vector<FakeRow> rows) : rows_(std::move(rows)) {}
+  absl::StatusOr<bool> Next(core::EventRow* row) override {
+    if (next_ >= rows_.size()) return false;
+    const FakeRow& r = rows_[next_++];
+    row->id = r.id;
+    row->ts = r.ts;
+    row->encoded = r.encoded;
+    return true;
+  }
+
+ private:
+  std::vector<FakeRow> rows_;
+  size_t next_ = 0;
+};
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<core::RowReader>> FakeEventSource::ReadAfter(int64_t after_id,
+                                                                            int64_t up_to_id) {
+  std::vector<FakeRow> rows;
+  for (const FakeRow& r : db_.Rows()) {
+    if (r.id > after_id && (up_to_id == 0 || r.id <= up_to_id)) rows.push_back(r);
+  }
+  return std::unique_ptr<core::RowReader>(new FakeReader(std::move(rows)));
+}
+
+std::vector<FakeRow> FakeSinkDb::Rows() const {
+  absl::MutexLock lock(&mu_);
+  return rows_;
+}
+std::vector<std::vector<int64_t>> FakeSinkDb::Batches() const {
+  absl::MutexLock lock(&mu_);
+  return batches_;
+}
+int64_t FakeSinkDb::Position() const {
+  absl::MutexLock lock(&mu_);
+  return rows_.empty() ? 0 : rows_.back().id;
+}
+
+absl::Status FakeEventSink::Connect() {
+  {
+    absl::MutexLock lock(&db_.faults_.mu);
+    if (!db_.faults_.outage.ok()) return db_.faults_.outage;
+  }
+  return db_.faults_.Take(db_.faults_.connect);
+}
+
+absl::Status FakeEventSink::BeginBatch(int64_t position) {
+  if (absl::Status s = db_.faults_.Take(db_.faults_.begin); !s.ok()) return s;
+  if (db_.Position() != position) {
+    return absl::AbortedError(absl::StrCat("position is ", db_.Position(), ", not ", position));
+  }
+  open_.clear();
+  in_batch_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status FakeEventSink::Write(const core::EventRow& row) {
+  if (!in_batch_) return absl::FailedPreconditionError("Write outside a batch");
+  if (absl::Status s = db_.faults_.Take(db_.faults_.write); !s.ok()) return s;
+  open_.push_back(FakeRow{row.id, row.ts, std::string(row.encoded)});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> FakeEventSink::CommitBatch() {
+  if (!in_batch_) return absl::FailedPreconditionError("Commit outside a batch");
+  in_batch_ = false;
+  if (absl::Status s = db_.faults_.Take(db_.faults_.commit); !s.ok()) {
+    open_.clear();
+    return s;
+  }
+  absl::MutexLock lock(&db_.mu_);
+  int64_t bytes = 0;
+  std::vector<int64_t> ids;
+  for (FakeRow& r : open_) {
+    if (!db_.rows_.empty() && r.id <= db_.rows_.back().id) {
+      return absl::FailedPreconditionError(absl::StrCat("duplicate key id ", r.id));
+    }
+    bytes += static_cast<int64_t>(r.encoded.size());
+    ids.push_back(r.id);
+    db_.rows_.push_back(std::move(r));
+  }
+  db_.batches_.push_back(std::move(ids));
+  open_.clear();
+  return bytes;
+}
+
+void FakeWakeups::Push(std::vector<std::string> payloads) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(payloads));
+}
+
+void FakeWakeups::Disconnect() {
+  absl::MutexLock lock(&mu_);
+  drop_ = true;
+}
+
+int FakeWakeups::connects() const {
+  absl::MutexLock lock(&mu_);
+  return connects_;
+}
+
+absl::Status FakeWakeups::Connect() {
+  absl::MutexLock lock(&mu_);
+  ++connects_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> FakeWakeups::Wait(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return drop_ || !queue_.empty(); };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  if (drop_) {
+    drop_ = false;
+    return absl::UnavailableError("fake: connection lost");
+  }
+  if (queue_.empty()) return std::vector<std::string>{};
+  std::vector<std::string> out = std::move(queue_.front());
+  queue_.pop_front();
+  return out;
+}
+
+}  // namespace slate::testing

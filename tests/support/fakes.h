@@ -1,0 +1,131 @@
+#pragma once
+
+// In-memory fakes of the engine's interfaces (server/core/interfaces.h), for unit tests of the
+// core. Thread-safe where the engine shares them across threads (FakeSourceDb, FakeSinkDb,
+// FakeWakeups). Faults are injected by queueing statuses that the next calls return.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/core/interfaces.h"
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace slate::testing {
+
+struct FakeRow {
+  int64_t id;
+  int64_t ts;
+  std::string encoded;
+};
+
+// The source's events table.
+class FakeSourceDb {
+ public:
+  // Appends one source transaction of `n` rows (consecutive ids, one ts).
+  void AddTransaction(int n);
+  // Adds a row with an explicit id (holes, out-of-order commits).
+  void AddRow(int64_t id, int64_t ts);
+  std::vector<FakeRow> Rows() const;
+  int64_t MaxId() const;
+
+ private:
+  friend class FakeEventSource;
+  mutable absl::Mutex mu_;
+  std::map<int64_t, FakeRow> rows_ ABSL_GUARDED_BY(mu_);
+  int64_t next_ts_ ABSL_GUARDED_BY(mu_) = 1000;
+};
+
+// Faults: each queued status is returned by the next call of that kind.
+struct Faults {
+  absl::Mutex mu;
+  std::deque<absl::Status> connect ABSL_GUARDED_BY(mu);
+  std::deque<absl::Status> begin ABSL_GUARDED_BY(mu);
+  std::deque<absl::Status> write ABSL_GUARDED_BY(mu);
+  std::deque<absl::Status> commit ABSL_GUARDED_BY(mu);
+  absl::Status Take(std::deque<absl::Status>& q) {
+    absl::MutexLock lock(&mu);
+    if (q.empty()) return absl::OkStatus();
+    absl::Status s = q.front();
+    q.pop_front();
+    return s;
+  }
+  // A status returned by every connect until cleared (an outage).
+  absl::Status outage ABSL_GUARDED_BY(mu);
+};
+
+class FakeEventSource : public core::EventSource {
+ public:
+  explicit FakeEventSource(const FakeSourceDb& db) : db_(db) {}
+  absl::Status Connect() override { return absl::OkStatus(); }
+  void Close() override {}
+  absl::StatusOr<int64_t> MaxId() override { return db_.MaxId(); }
+  absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id,
+                                                             int64_t up_to_id) override;
+
+ private:
+  const FakeSourceDb& db_;
+};
+
+// A destination's events table: committed rows, and every batch's rows (for split checks).
+class FakeSinkDb {
+ public:
+  std::vector<FakeRow> Rows() const;
+  std::vector<std::vector<int64_t>> Batches() const;  // ids per committed batch
+  int64_t Position() const;
+  Faults& faults() { return faults_; }
+
+ private:
+  friend class FakeEventSink;
+  mutable absl::Mutex mu_;
+  std::vector<FakeRow> rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::vector<int64_t>> batches_ ABSL_GUARDED_BY(mu_);
+  Faults faults_;
+};
+
+class FakeEventSink : public core::EventSink {
+ public:
+  explicit FakeEventSink(FakeSinkDb& db) : db_(db) {}
+  absl::Status Connect() override;
+  void Close() override {
+    open_.clear();
+    in_batch_ = false;
+  }
+  absl::StatusOr<int64_t> Position() override { return db_.Position(); }
+  absl::Status BeginBatch(int64_t position) override;
+  absl::Status Write(const core::EventRow& row) override;
+  absl::StatusOr<int64_t> CommitBatch() override;
+  void AbortBatch() override {
+    open_.clear();
+    in_batch_ = false;
+  }
+
+ private:
+  FakeSinkDb& db_;
+  std::vector<FakeRow> open_;
+  bool in_batch_ = false;
+};
+
+// Notifications: tests push payloads; the engine's listener receives them.
+class FakeWakeups : public core::WakeupSource {
+ public:
+  void Push(std::vector<std::string> payloads);
+  void Disconnect();  // the next Wait returns Unavailable
+  int connects() const;
+  absl::Status Connect() override;
+  void Close() override {}
+  absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) override;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::deque<std::vector<std::string>> queue_ ABSL_GUARDED_BY(mu_);
+  bool drop_ ABSL_GUARDED_BY(mu_) = false;
+  int connects_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace slate::testing

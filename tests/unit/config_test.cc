@@ -1,0 +1,125 @@
+#include "server/config/config.h"
+
+#include "gtest/gtest.h"
+
+namespace slate::config {
+namespace {
+
+SecretLookup Secrets() {
+  return {[](const std::string& path) -> absl::StatusOr<std::string> {
+            if (path == "/run/secrets/pw") return std::string("from-file");
+            return absl::NotFoundError("cannot read password file '" + path + "'");
+          },
+          [](const std::string& name) -> absl::StatusOr<std::string> {
+            if (name == "SLATE_PW") return std::string("from-env");
+            return absl::NotFoundError("environment variable " + name + " is not set or empty");
+          }};
+}
+
+TEST(ConfigTest, OriginalKeysWithDefaults) {
+  auto c = ParseConfig(R"({
+    "eventSource": {"host": "src", "databaseName": "events", "user": "u", "password": "p"},
+    "replicationDestinations": [{"host": "d1", "databaseName": "events"}]
+  })",
+                       Secrets());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_events_per_write, 10000);
+  EXPECT_EQ(c->connect_timeout_ms, 15000);
+  EXPECT_EQ(c->source.params.connect_timeout_seconds, 15);
+  EXPECT_EQ(c->source.params.port, 5432);
+  EXPECT_EQ(c->source.params.password, "p");
+  ASSERT_EQ(c->destinations.size(), 1u);
+  EXPECT_EQ(c->destinations[0].name, "d1:5432/events");
+  EXPECT_EQ(c->poll_interval, absl::Seconds(5));
+  EXPECT_EQ(c->skip_holes_after, absl::ZeroDuration());
+}
+
+TEST(ConfigTest, SmallMaxEventsPerWriteIsRaisedWithANote) {
+  auto c = ParseConfig(R"({"maxEventsPerWrite": 500, "connectTimeout": 1500,
+    "eventSource": {"host": "s", "databaseName": "e"},
+    "replicationDestinations": [{"host": "d", "databaseName": "e", "port": 5433,
+                                 "name": "replica", "sslmode": "require",
+                                 "passwordFile": "/run/secrets/pw"},
+                                {"host": "d", "databaseName": "e2", "passwordEnv": "SLATE_PW"}]})",
+                       Secrets());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_events_per_write, 10000);
+  ASSERT_EQ(c->notes.size(), 1u);
+  EXPECT_EQ(c->notes[0], "maxEventsPerWrite 500 raised to the minimum 10000");
+  EXPECT_EQ(c->source.params.connect_timeout_seconds, 2);
+  EXPECT_EQ(c->destinations[0].params.password, "from-file");
+  EXPECT_EQ(c->destinations[0].params.sslmode, "require");
+  EXPECT_EQ(c->destinations[0].name, "replica");
+  EXPECT_EQ(c->destinations[1].params.password, "from-env");
+  for (const auto& [key, value] : DescribeConfig(*c)) {
+    EXPECT_EQ(value.find("from-file"), std::string::npos) << key;
+    EXPECT_EQ(value.find("from-env"), std::string::npos) << key;
+  }
+}
+
+TEST(ConfigTest, EveryErrorIsReportedWithItsPath) {
+  auto c = ParseConfig(R"({
+    "maxEventsPerWrite": "10000",
+    "connectTimeout": -1,
+    "eventSource": {"host": "", "user": 5},
+    "replicationDestinations": [
+      {"host": "a", "databaseName": "x", "port": 70000, "sslmode": "sometimes"},
+      {"host": "A", "databaseName": "X", "password": "p", "passwordEnv": "P"},
+      "nope",
+      {"host": "b", "databaseName": "y", "passwordEnv": "MISSING", "colour": "red"}
+    ],
+    "extra": true
+  })",
+                       Secrets());
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string m(c.status().message());
+  for (const char* expected : {
+           "maxEventsPerWrite: must be a whole number of events from 1 to 100000000, not string "
+           "(remove the quotes)",
+           "connectTimeout: must be a whole number of milliseconds from 1 to 3600000, not -1",
+           "eventSource.host: must not be empty",
+           "eventSource.databaseName: required; add it as a string",
+           "eventSource.user: must be a string, not a whole number",
+           "replicationDestinations[0].port: must be a whole number of port from 1 to 65535",
+           "replicationDestinations[0].sslmode: 'sometimes' is not a libpq sslmode",
+           "replicationDestinations[1]: give at most one of password, passwordFile and "
+           "passwordEnv",
+           "replicationDestinations[2]: must be an object with host and databaseName, not string",
+           "replicationDestinations[3].passwordEnv: environment variable MISSING is not set",
+           "replicationDestinations[3].colour: unknown key",
+           "extra: unknown key",
+       }) {
+    EXPECT_NE(m.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << m;
+  }
+}
+
+TEST(ConfigTest, DuplicateDestinationsAndTheSourceAreRefused) {
+  auto c = ParseConfig(R"({
+    "eventSource": {"host": "db", "databaseName": "events"},
+    "replicationDestinations": [{"host": "DB", "databaseName": "Events"},
+                                {"host": "r", "databaseName": "e"},
+                                {"host": "R", "databaseName": "E"}]})",
+                       Secrets());
+  ASSERT_FALSE(c.ok());
+  const std::string m(c.status().message());
+  EXPECT_NE(m.find("replicationDestinations[0]: is the source database"), std::string::npos) << m;
+  EXPECT_NE(m.find("replicationDestinations[2]: is the same database as "
+                   "replicationDestinations[1]"),
+            std::string::npos)
+      << m;
+}
+
+TEST(ConfigTest, SyntaxErrorsGiveLineAndColumn) {
+  auto c = ParseConfig("{\n  \"eventSource\": {\n    \"host\": \"a\",\n  }\n}", Secrets());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("line 4, column 3"), absl::string_view::npos)
+      << c.status().message();
+  EXPECT_FALSE(ParseConfig("[]", Secrets()).ok());
+  EXPECT_FALSE(ParseConfig(R"({"eventSource": {"host": "a", "databaseName": "b"},
+                              "replicationDestinations": []})",
+                           Secrets())
+                   .ok());
+}
+
+}  // namespace
+}  // namespace slate::config

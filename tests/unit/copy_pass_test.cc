@@ -1,0 +1,178 @@
+#include "server/core/copy_pass.h"
+
+#include <set>
+
+#include "tests/support/fakes.h"
+
+#include "gtest/gtest.h"
+
+namespace slate::testing {
+namespace {
+
+class RecordingObserver : public core::PassObserver {
+ public:
+  bool StopRequested() override { return ++calls_ > stop_after_; }
+  void OnBatchStart(int64_t) override { ++starts; }
+  void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) override {
+    positions.push_back(position);
+    events_total += events;
+    bytes_total += bytes;
+  }
+  void StopAfter(int calls) { stop_after_ = calls; }
+
+  int starts = 0;
+  std::vector<int64_t> positions;
+  int64_t events_total = 0;
+  int64_t bytes_total = 0;
+
+ private:
+  int calls_ = 0;
+  int stop_after_ = 1 << 30;
+};
+
+class CopyPassTest : public ::testing::Test {
+ protected:
+  absl::StatusOr<core::PassResult> Pass(int64_t position, core::PassOptions options = {}) {
+    if (options.max_events_per_write == 10000) options.max_events_per_write = 10;
+    return core::RunCopyPass(source_, sink_, position, options, observer_);
+  }
+  // Every committed batch holds whole source transactions (no ts straddles two batches).
+  void ExpectNoTransactionSplit() {
+    std::map<int64_t, std::set<size_t>> batches_of_ts;
+    std::map<int64_t, int64_t> ts_of;
+    for (const FakeRow& r : db_.Rows()) ts_of[r.id] = r.ts;
+    const auto batches = sink_db_.Batches();
+    for (size_t b = 0; b < batches.size(); ++b) {
+      for (int64_t id : batches[b]) batches_of_ts[ts_of[id]].insert(b);
+    }
+    for (const auto& [ts, in] : batches_of_ts) EXPECT_EQ(in.size(), 1u) << "ts " << ts << " split";
+  }
+
+  FakeSourceDb db_;
+  FakeEventSource source_{db_};
+  FakeSinkDb sink_db_;
+  FakeEventSink sink_{sink_db_};
+  RecordingObserver observer_;
+};
+
+TEST_F(CopyPassTest, CopiesEveryRowInOrderByteForByte) {
+  for (int n : {3, 1, 7, 2}) db_.AddTransaction(n);
+  auto result = Pass(0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->end, core::PassEnd::kCaughtUp);
+  EXPECT_EQ(result->position, 13);
+  const auto src = db_.Rows();
+  const auto dst = sink_db_.Rows();
+  ASSERT_EQ(dst.size(), src.size());
+  for (size_t i = 0; i < src.size(); ++i) {
+    EXPECT_EQ(dst[i].id, src[i].id);
+    EXPECT_EQ(dst[i].encoded, src[i].encoded);
+  }
+  EXPECT_EQ(observer_.events_total, 13);
+}
+
+TEST_F(CopyPassTest, BatchesAreCappedButNeverSplitATransaction) {
+  // max 10 per write: 4+4+4 -> first batch must take all 12 (ends only at a ts change after >= 10)
+  for (int n : {4, 4, 4, 25, 1, 1, 9, 2}) db_.AddTransaction(n);
+  auto result = Pass(0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const auto batches = sink_db_.Batches();
+  ASSERT_EQ(batches.size(), 4u);
+  EXPECT_EQ(batches[0].size(), 12u);  // 4+4+4: reaches 10 inside the third transaction
+  EXPECT_EQ(batches[1].size(), 25u);  // one transaction larger than the maximum
+  EXPECT_EQ(batches[2].size(), 11u);  // 1+1+9
+  EXPECT_EQ(batches[3].size(), 2u);
+  ExpectNoTransactionSplit();
+  EXPECT_EQ(observer_.positions, (std::vector<int64_t>{12, 37, 48, 50}));
+}
+
+TEST_F(CopyPassTest, ResumesFromAPosition) {
+  for (int n : {5, 5, 5}) db_.AddTransaction(n);
+  ASSERT_TRUE(Pass(0, {10, 5, 0}).ok());  // up to id 5
+  EXPECT_EQ(sink_db_.Position(), 5);
+  auto result = Pass(5);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->position, 15);
+  EXPECT_EQ(sink_db_.Rows().size(), 15u);
+}
+
+TEST_F(CopyPassTest, HoleIsHeldAndRowsBeforeItAreCommitted) {
+  db_.AddRow(1, 100);
+  db_.AddRow(2, 100);
+  db_.AddRow(3, 101);
+  db_.AddRow(5, 102);  // 4 is missing
+  auto result = Pass(0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->end, core::PassEnd::kHole);
+  EXPECT_EQ(result->position, 3);
+  EXPECT_EQ(result->hole_first_missing, 4);
+  EXPECT_EQ(result->hole_next_present, 5);
+  EXPECT_EQ(sink_db_.Position(), 3);
+  // Passing again without the opt-in still waits; once id 4 appears, it goes on.
+  EXPECT_EQ(Pass(3)->end, core::PassEnd::kHole);
+  db_.AddRow(4, 103);
+  EXPECT_EQ(Pass(3)->position, 5);
+}
+
+TEST_F(CopyPassTest, HoleInsideATransactionRollsBackThatTransaction) {
+  db_.AddRow(1, 100);
+  db_.AddRow(2, 101);
+  db_.AddRow(3, 101);
+  db_.AddRow(5, 101);  // same ts as 2 and 3: the hole is inside that transaction
+  auto result = Pass(0);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->end, core::PassEnd::kHole);
+  EXPECT_EQ(result->position, 0);
+  EXPECT_EQ(result->bounded_retry_up_to, 1);
+  EXPECT_EQ(sink_db_.Position(), 0);
+  auto bounded = Pass(0, {10, result->bounded_retry_up_to, 0});
+  ASSERT_TRUE(bounded.ok());
+  EXPECT_EQ(bounded->position, 1);
+}
+
+TEST_F(CopyPassTest, SkipHoleToIsTheOnlyWayPast) {
+  db_.AddRow(1, 100);
+  db_.AddRow(4, 101);
+  EXPECT_EQ(Pass(0)->end, core::PassEnd::kHole);
+  auto result = Pass(1, {10, 0, 4});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->end, core::PassEnd::kCaughtUp);
+  EXPECT_EQ(result->position, 4);
+}
+
+TEST_F(CopyPassTest, StopRollsBackTheOpenBatch) {
+  db_.AddTransaction(30);
+  observer_.StopAfter(5);
+  auto result = Pass(0);
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->end, core::PassEnd::kStopped);
+  EXPECT_EQ(sink_db_.Position(), 0);
+  EXPECT_TRUE(sink_db_.Rows().empty());
+}
+
+TEST_F(CopyPassTest, AnErrorLeavesOnlyWholeBatches) {
+  for (int n : {10, 10, 10}) db_.AddTransaction(n);
+  {
+    absl::MutexLock lock(&sink_db_.faults().mu);
+    sink_db_.faults().write.push_back(absl::OkStatus());
+    for (int i = 0; i < 14; ++i) sink_db_.faults().write.push_back(absl::OkStatus());
+    sink_db_.faults().write.push_back(absl::UnavailableError("cut"));  // 16th row
+  }
+  auto result = Pass(0);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(sink_db_.Position(), 10);
+  EXPECT_EQ(observer_.positions, (std::vector<int64_t>{10}));
+  auto again = Pass(10);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(sink_db_.Position(), 30);
+  EXPECT_EQ(sink_db_.Rows().size(), 30u);
+}
+
+TEST_F(CopyPassTest, APositionThatMovedIsAborted) {
+  db_.AddTransaction(3);
+  ASSERT_TRUE(Pass(0).ok());
+  EXPECT_EQ(Pass(1).status().code(), absl::StatusCode::kAborted);  // stale position
+}
+
+}  // namespace
+}  // namespace slate::testing

@@ -1,0 +1,205 @@
+#include "server/core/engine.h"
+
+#include "server/core/copy_pass.h"
+#include "tests/support/fakes.h"
+
+#include "gtest/gtest.h"
+
+namespace slate::testing {
+namespace {
+
+constexpr absl::Duration kWait = absl::Seconds(20);  // a bound for a condition, never a sleep
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void Build(int destinations) {
+    std::vector<core::DestinationSetup> setups;
+    for (int i = 0; i < destinations; ++i) {
+      sinks_.push_back(std::make_unique<FakeSinkDb>());
+      core::DestinationSetup s;
+      s.name = "d" + std::to_string(i);
+      s.dsn = "fake/" + s.name;
+      s.source = std::make_unique<FakeEventSource>(source_);
+      s.sink = std::make_unique<FakeEventSink>(*sinks_.back());
+      setups.push_back(std::move(s));
+    }
+    auto wakeups = std::make_unique<FakeWakeups>();
+    wakeups_ = wakeups.get();
+    core::EngineOptions options;
+    options.max_events_per_write = 10;
+    options.poll_interval = absl::Hours(1);  // passes come from wake-ups only
+    options.initial_retry_delay = absl::Milliseconds(1);
+    options.max_retry_delay = absl::Milliseconds(5);
+    options.listen_wait = absl::Milliseconds(20);
+    options_ = options;
+    engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
+                                             std::move(setups));
+  }
+
+  bool AwaitPosition(size_t dest, int64_t position) {
+    return engine_->board().Await(
+        [&](const core::EngineStatus& s) {
+          return s.destinations[dest].position == position &&
+                 s.destinations[dest].state == core::DestinationState::kInSync;
+        },
+        kWait);
+  }
+  bool AwaitState(size_t dest, core::DestinationState state) {
+    return engine_->board().Await(
+        [&](const core::EngineStatus& s) { return s.destinations[dest].state == state; }, kWait);
+  }
+  void WakeWith(int64_t id) {
+    wakeups_->Push({"{\"table\" : \"events\", \"id\" : " + std::to_string(id) + "}"});
+  }
+
+  FakeSourceDb source_;
+  std::vector<std::unique_ptr<FakeSinkDb>> sinks_;
+  FakeWakeups* wakeups_ = nullptr;
+  core::EngineOptions options_;
+  std::unique_ptr<core::Engine> engine_;
+};
+
+TEST_F(EngineTest, CatchesUpEveryDestinationThenFollowsNotifications) {
+  for (int i = 0; i < 20; ++i) source_.AddTransaction(7);
+  Build(2);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 140));
+  ASSERT_TRUE(AwaitPosition(1, 140));
+  source_.AddTransaction(3);
+  WakeWith(143);
+  ASSERT_TRUE(AwaitPosition(0, 143));
+  ASSERT_TRUE(AwaitPosition(1, 143));
+  const core::EngineStatus s = engine_->Snapshot();
+  EXPECT_EQ(s.source.max_id, 143);
+  EXPECT_EQ(s.destinations[0].lag_events, 0);
+  EXPECT_EQ(s.destinations[0].lag_seconds, 0);
+  EXPECT_EQ(s.destinations[0].events_total, 143);
+  EXPECT_GT(s.destinations[0].bytes_total, 0);
+  EXPECT_EQ(sinks_[1]->Rows().size(), 143u);
+  engine_->RequestStop();
+  engine_->Join();
+  EXPECT_EQ(engine_->Snapshot().destinations[0].state, core::DestinationState::kStopped);
+}
+
+TEST_F(EngineTest, AnUnreachableDestinationDoesNotHoldBackTheOther) {
+  for (int i = 0; i < 10; ++i) source_.AddTransaction(5);
+  Build(2);
+  {
+    absl::MutexLock lock(&sinks_[1]->faults().mu);
+    sinks_[1]->faults().outage = absl::UnavailableError("destination down");
+  }
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 50));
+  ASSERT_TRUE(engine_->board().Await(
+      [](const core::EngineStatus& s) { return s.destinations[1].retries_total >= 3; }, kWait));
+  core::EngineStatus s = engine_->Snapshot();
+  EXPECT_EQ(s.destinations[1].state, core::DestinationState::kRetrying);
+  EXPECT_NE(s.destinations[1].last_error.find("destination down"), std::string::npos);
+  EXPECT_EQ(s.destinations[1].position, 0);
+  EXPECT_EQ(s.destinations[1].lag_events, 50);
+  {
+    absl::MutexLock lock(&sinks_[1]->faults().mu);
+    sinks_[1]->faults().outage = absl::OkStatus();
+  }
+  ASSERT_TRUE(AwaitPosition(1, 50));  // catches up on its own, no restart
+  EXPECT_EQ(engine_->Snapshot().destinations[1].retries, 0);
+}
+
+TEST_F(EngineTest, ABrokenInvariantFailsOnlyThatDestination) {
+  for (int i = 0; i < 4; ++i) source_.AddTransaction(5);
+  Build(2);
+  // Destination 1 already holds more than the source has: it is ahead.
+  {
+    FakeSourceDb bigger;
+    for (int i = 0; i < 6; ++i) bigger.AddTransaction(5);
+    FakeEventSource src(bigger);
+    FakeEventSink sink(*sinks_[1]);
+    class NoStop : public core::PassObserver {
+      bool StopRequested() override { return false; }
+      void OnBatchStart(int64_t) override {}
+      void OnBatchCommitted(int64_t, int64_t, int64_t) override {}
+    } observer;
+    ASSERT_TRUE(core::RunCopyPass(src, sink, 0, {}, observer).ok());
+  }
+  engine_->Start();
+  ASSERT_TRUE(AwaitState(1, core::DestinationState::kFailed));
+  ASSERT_TRUE(AwaitPosition(0, 20));
+  EXPECT_NE(engine_->Snapshot().destinations[1].last_error.find("ahead of the source"),
+            std::string::npos);
+  source_.AddTransaction(2);
+  WakeWith(22);
+  ASSERT_TRUE(AwaitPosition(0, 22));
+  EXPECT_EQ(sinks_[1]->Position(), 30);  // untouched
+}
+
+TEST_F(EngineTest, ANotificationStormCostsAHandfulOfPasses) {
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 0));
+  const int64_t passes_before = engine_->Snapshot().source.passes_total;
+  source_.AddTransaction(10000);
+  std::vector<std::string> storm;
+  for (int id = 1; id <= 10000; ++id) {
+    storm.push_back("{\"table\" : \"events\", \"id\" : " + std::to_string(id) + "}");
+  }
+  wakeups_->Push(std::move(storm));  // one drain of the socket, as libpq delivers a burst
+  ASSERT_TRUE(AwaitPosition(0, 10000));
+  ASSERT_TRUE(engine_->board().Await(
+      [](const core::EngineStatus& st) { return st.source.notifications_total == 10000; }, kWait));
+  const core::EngineStatus s = engine_->Snapshot();
+  EXPECT_EQ(s.source.notifications_total, 10000);
+  EXPECT_LE(s.source.passes_total - passes_before, 3);
+}
+
+TEST_F(EngineTest, MalformedPayloadsAreCountedAndStillWakeUp) {
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 0));
+  source_.AddTransaction(4);
+  wakeups_->Push({"not json", "{\"table\": \"other\", \"id\": 9}", "{\"id\": \"x\"}"});
+  ASSERT_TRUE(AwaitPosition(0, 4));
+  EXPECT_EQ(engine_->Snapshot().source.malformed_notifications_total, 3);
+}
+
+TEST_F(EngineTest, ALostListenerReconnectsAndRunsAFullPass) {
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 0));
+  source_.AddTransaction(6);  // committed while the listener is away: no notification for it
+  wakeups_->Disconnect();
+  ASSERT_TRUE(AwaitPosition(0, 6));
+  EXPECT_GE(wakeups_->connects(), 2);
+}
+
+TEST_F(EngineTest, AHoleIsHeldAndReported) {
+  source_.AddRow(1, 10);
+  source_.AddRow(2, 11);
+  source_.AddRow(4, 12);
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(AwaitState(0, core::DestinationState::kWaitingAtHole));
+  core::EngineStatus s = engine_->Snapshot();
+  EXPECT_EQ(s.destinations[0].position, 2);
+  EXPECT_EQ(s.destinations[0].hole_at, 3);
+  source_.AddRow(3, 13);
+  WakeWith(3);
+  ASSERT_TRUE(AwaitPosition(0, 4));
+  EXPECT_EQ(engine_->Snapshot().destinations[0].hole_at, 0);
+}
+
+TEST_F(EngineTest, StopEndsEveryThreadWithWholeBatchesOnly) {
+  for (int i = 0; i < 200; ++i) source_.AddTransaction(3);
+  Build(2);
+  engine_->Start();
+  engine_->RequestStop();
+  engine_->Join();
+  for (const auto& sink : sinks_) {
+    const int64_t position = sink->Position();
+    EXPECT_EQ(position % 3, 0) << "a source transaction was split";
+    EXPECT_EQ(static_cast<int64_t>(sink->Rows().size()), position);
+  }
+  EXPECT_TRUE(engine_->AllDestinationsEnded());
+}
+
+}  // namespace
+}  // namespace slate::testing
