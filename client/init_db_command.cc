@@ -2,13 +2,13 @@
 
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
+
 #include "client/commands.h"
 #include "client/exit_codes.h"
 #include "server/common/args.h"
 #include "server/common/secrets.h"
 #include "server/postgres/init_db.h"
-
-#include "absl/strings/str_cat.h"
 
 namespace slate::ctl {
 namespace {

@@ -1,5 +1,9 @@
 // slate-replicator: flags -> config -> validation -> engine -> wait -> ordered shutdown.
 
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cerrno>
 #include <ctime>
@@ -9,9 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include <pthread.h>
-#include <signal.h>
-#include <unistd.h>
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 #include "server/common/args.h"
 #include "server/common/log.h"
@@ -19,11 +22,7 @@
 #include "server/config/config.h"
 #include "server/core/engine.h"
 #include "server/core/validation.h"
-#include "server/postgres/adapters.h"
-#include "server/postgres/facts.h"
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "server/replicator.h"
 
 namespace slate {
 namespace {
@@ -56,15 +55,11 @@ void Usage(std::ostream& out) {
          "2 usage error, 3 config error, 4 validation failed, 130 forced by a second signal.\n";
 }
 
-bool RunValidation(const config::Config& cfg, spdlog::logger& log) {
-  std::vector<core::DatabaseFacts> dests;
-  const core::DatabaseFacts source = pg::GatherFacts(cfg.source.params, "source", false);
-  for (const config::DatabaseConfig& d : cfg.destinations) {
-    dests.push_back(pg::GatherFacts(d.params, absl::StrCat("destination ", d.name), true));
-  }
-  core::ValidationOptions options;
-  options.allow_holes = cfg.skip_holes_after > absl::ZeroDuration();
-  const std::vector<core::Check> checks = core::ValidateFacts(source, dests, options);
+bool RunValidation(const config::Config& cfg, bool dry_run, spdlog::logger& log) {
+  // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
+  // destination's writer lock; a dry run reports what it finds at once.
+  const std::vector<core::Check> checks = ValidateDatabases(
+      cfg, dry_run ? absl::ZeroDuration() : absl::Milliseconds(cfg.connect_timeout_ms));
   int failed = 0;
   int warned = 0;
   for (const core::Check& c : checks) {
@@ -143,7 +138,7 @@ int Run(const std::vector<std::string>& args) {
     log::Info(*log, "run parameter", {{"name", key}, {"value", value}});
   }
 
-  const bool valid = RunValidation(*cfg, *log);
+  const bool valid = RunValidation(*cfg, dry_run, *log);
   if (dry_run) {
     log::Info(*log, valid ? "dry run passed; nothing was written" : "dry run failed");
     return valid ? kExitOk : kExitValidation;
@@ -160,23 +155,8 @@ int Run(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  core::EngineOptions options;
-  options.max_events_per_write = cfg->max_events_per_write;
-  options.poll_interval = cfg->poll_interval;
-  options.max_retry_delay = cfg->max_retry_delay;
-  options.skip_holes_after = cfg->skip_holes_after;
-  const std::string source_what = absl::StrCat("source (", cfg->source.params.Describe(), ")");
-  std::vector<core::DestinationSetup> setups;
-  for (const config::DatabaseConfig& d : cfg->destinations) {
-    core::DestinationSetup s;
-    s.name = d.name;
-    s.dsn = d.params.Describe();
-    s.source = pg::NewEventSource(cfg->source.params, source_what);
-    s.sink = pg::NewEventSink(d.params, absl::StrCat("destination ", d.name, " (", s.dsn, ")"));
-    setups.push_back(std::move(s));
-  }
-  core::Engine engine(options, cfg->source.params.Describe(),
-                      pg::NewWakeupSource(cfg->source.params, source_what), std::move(setups));
+  std::unique_ptr<core::Engine> engine_ptr = BuildEngine(*cfg);
+  core::Engine& engine = *engine_ptr;
 
   std::atomic<int> signals_seen{0};
   std::thread signal_thread([&] {

@@ -6,10 +6,9 @@
 #include <mutex>
 #include <vector>
 
-#include <spdlog/sinks/stdout_sinks.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include <spdlog/sinks/stdout_sinks.h>
 
 namespace slate::log {
 namespace {

@@ -12,11 +12,10 @@
 #include <memory>
 #include <string>
 
-#include <spdlog/spdlog.h>
-
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include <spdlog/spdlog.h>
 
 namespace slate::log {
 

@@ -4,13 +4,12 @@
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "server/common/secrets.h"
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include <nlohmann/json.hpp>
+
+#include "server/common/secrets.h"
 
 namespace slate::config {
 namespace {

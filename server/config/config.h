@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "server/common/conn_params.h"
-
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
+#include "server/common/conn_params.h"
 
 namespace slate::config {
 

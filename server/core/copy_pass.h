@@ -15,9 +15,9 @@
 
 #include <cstdint>
 
-#include "server/core/interfaces.h"
-
 #include "absl/status/statusor.h"
+
+#include "server/core/interfaces.h"
 
 namespace slate::core {
 

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 #include "server/common/log.h"
 #include "server/core/backoff.h"
 #include "server/core/copy_pass.h"
 #include "server/core/notification.h"
-
-#include "absl/strings/str_cat.h"
 
 namespace slate::core {
 namespace {

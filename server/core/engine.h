@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/time.h"
+
 #include "server/core/interfaces.h"
 #include "server/core/status_board.h"
-
-#include "absl/time/time.h"
 
 namespace slate::core {
 

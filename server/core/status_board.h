@@ -9,11 +9,11 @@
 #include <utility>
 #include <vector>
 
-#include "server/core/status.h"
-
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+
+#include "server/core/status.h"
 
 namespace slate::core {
 

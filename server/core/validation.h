@@ -5,9 +5,9 @@
 // produces a result, so a dry run shows them all; none stops at the first failure.
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -28,7 +28,9 @@ struct DatabaseFacts {
   std::string identity;  // system identifier + database oid, when readable: same means same db
   bool has_events = false;
   std::vector<std::pair<std::string, std::string>> events_columns;  // name, type, in order
-  std::map<std::string, bool> source_objects;                       // object description -> present
+  // Each source object ("table id", "function insert_events", ...) and whether it exists,
+  // in the schema's order.
+  std::vector<std::pair<std::string, bool>> source_objects;
   int64_t count = 0;
   int64_t max_id = 0;
   std::optional<FirstEvent> first;

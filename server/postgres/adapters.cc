@@ -1,15 +1,15 @@
 #include "server/postgres/adapters.h"
 
+#include <poll.h>
+
 #include <cerrno>
 #include <cstring>
 
-#include <poll.h>
+#include "absl/strings/str_cat.h"
 
 #include "server/postgres/binary_copy.h"
 #include "server/postgres/pg_conn.h"
 #include "server/postgres/schema.h"
-
-#include "absl/strings/str_cat.h"
 
 namespace slate::pg {
 namespace {

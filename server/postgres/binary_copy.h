@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <string>
 
-#include "server/core/interfaces.h"
-
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+#include "server/core/interfaces.h"
 
 namespace slate::pg {
 

@@ -2,18 +2,18 @@
 
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include <pqxx/pqxx>
 
 #include "server/postgres/pg_conn.h"
 #include "server/postgres/pg_status.h"
 #include "server/postgres/schema.h"
 
-#include "absl/strings/str_cat.h"
-
 namespace slate::pg {
 
 core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& label,
-                                bool is_destination) {
+                                bool is_destination, absl::Duration lock_wait) {
   core::DatabaseFacts facts;
   facts.label = label;
   facts.dsn = params.Describe();
@@ -64,7 +64,7 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
                            "function notify_event_insert",
                            "trigger check_sql_command",
                            "function filter_sql_command"};
-    for (int i = 0; i < 7; ++i) facts.source_objects[names[i]] = objects[i].as<bool>();
+    for (int i = 0; i < 7; ++i) facts.source_objects.emplace_back(names[i], objects[i].as<bool>());
 
     if (facts.has_events) {
       const auto counts = tx.exec1("SELECT count(*), coalesce(max(id), 0) FROM events");
@@ -78,20 +78,31 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
                                        first[0][2].c_str()};
       }
     }
-    if (is_destination) {
-      const auto holder = tx.exec(absl::StrCat(
+  });
+  if (status.ok() && is_destination) {
+    status = Guard("read the writer lock", [&] {
+      const std::string query = absl::StrCat(
           "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), "
           "'local') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
           "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ",
           kWriterLockKey1, " AND l.objid = ", kWriterLockKey2,
-          " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"));
-      if (!holder.empty()) {
+          " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+      const absl::Time deadline = absl::Now() + lock_wait;
+      while (true) {
+        pqxx::nontransaction tx(*conn);
+        const pqxx::result holder = tx.exec(query);
+        if (holder.empty()) {
+          facts.writer_lock_holder.clear();
+          return;
+        }
         facts.writer_lock_holder =
             absl::StrCat("backend pid ", holder[0][0].c_str(), ", application_name '",
                          holder[0][1].c_str(), "', client ", holder[0][2].c_str());
+        if (absl::Now() >= deadline) return;
+        absl::SleepFor(absl::Milliseconds(200));  // polling the lock's holder under a deadline
       }
-    }
-  });
+    });
+  }
   if (!status.ok()) {
     facts.reachable = false;
     facts.error = std::string(status.message());

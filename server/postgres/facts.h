@@ -2,8 +2,13 @@
 
 // Reads what start-up validation needs from one database (server/core/validation.h). Never
 // writes. A database that cannot be reached gives facts with reachable = false and the error.
+// For a destination whose writer lock is held, waits up to `lock_wait` for it to be released:
+// after a crash the dead replicator's session can outlive it briefly, and a restart must not
+// mistake it for a second replicator.
 
 #include <string>
+
+#include "absl/time/time.h"
 
 #include "server/common/conn_params.h"
 #include "server/core/validation.h"
@@ -11,6 +16,7 @@
 namespace slate::pg {
 
 core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& label,
-                                bool is_destination);
+                                bool is_destination,
+                                absl::Duration lock_wait = absl::ZeroDuration());
 
 }  // namespace slate::pg

@@ -2,11 +2,10 @@
 
 #include <optional>
 
+#include "absl/strings/str_cat.h"
 #include <pqxx/pqxx>
 
 #include "server/postgres/pg_status.h"
-
-#include "absl/strings/str_cat.h"
 
 namespace slate::pg {
 

@@ -6,11 +6,11 @@
 #include <functional>
 #include <string>
 
-#include "server/common/conn_params.h"
-#include "server/postgres/schema.h"
-
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+
+#include "server/common/conn_params.h"
+#include "server/postgres/schema.h"
 
 namespace slate::pg {
 

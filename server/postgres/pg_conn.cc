@@ -1,8 +1,8 @@
 #include "server/postgres/pg_conn.h"
 
-#include "server/postgres/pg_status.h"
-
 #include "absl/strings/str_cat.h"
+
+#include "server/postgres/pg_status.h"
 
 namespace slate::pg {
 

@@ -5,11 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include <libpq-fe.h>
 
 #include "server/common/conn_params.h"
-
-#include "absl/status/statusor.h"
 
 namespace slate::pg {
 

@@ -2,11 +2,10 @@
 
 #include <exception>
 
-#include <pqxx/pqxx>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include <pqxx/pqxx>
 
 namespace slate::pg {
 namespace {

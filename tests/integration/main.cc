@@ -1,6 +1,6 @@
-#include "tests/support/pg_cluster.h"
-
 #include "gtest/gtest.h"
+
+#include "tests/support/pg_cluster.h"
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);

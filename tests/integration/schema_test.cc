@@ -6,15 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include <pqxx/pqxx>
 
 #include "server/postgres/init_db.h"
 #include "tests/support/db.h"
 #include "tests/support/pg_cluster.h"
 #include "tests/support/subprocess.h"
-
-#include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 
 namespace slate::testing {
 namespace {

@@ -2,9 +2,8 @@
 
 #include <atomic>
 
-#include <pqxx/pqxx>
-
 #include "absl/strings/str_cat.h"
+#include <pqxx/pqxx>
 
 namespace slate::testing {
 

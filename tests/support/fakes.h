@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "server/core/interfaces.h"
-
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+
+#include "server/core/interfaces.h"
 
 namespace slate::testing {
 

@@ -1,5 +1,14 @@
 #include "tests/support/pg_cluster.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -10,22 +19,13 @@
 #include <set>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <libpq-fe.h>
-#include <netinet/in.h>
-#include <pwd.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "server/postgres/init_db.h"
-#include "tests/support/subprocess.h"
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include <libpq-fe.h>
+
+#include "server/postgres/init_db.h"
+#include "tests/support/subprocess.h"
 
 namespace slate::testing {
 namespace {

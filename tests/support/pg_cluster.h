@@ -7,15 +7,15 @@
 // (parent-death signal), so a killed test leaves nothing running. Not thread-safe: drive one
 // cluster from one thread.
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
-#include <sys/types.h>
+#include "absl/status/statusor.h"
 
 #include "server/common/conn_params.h"
 #include "server/postgres/schema.h"
-
-#include "absl/status/statusor.h"
 
 namespace slate::testing {
 

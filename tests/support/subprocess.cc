@@ -1,15 +1,15 @@
 #include "tests/support/subprocess.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -82,6 +82,24 @@ std::string ReadFile(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+}  // namespace slate::testing
+
+namespace slate::testing {
+
+absl::StatusOr<int> WaitExitFor(pid_t pid, int timeout_ms) {
+  for (int waited = 0;; waited += 10) {
+    int status = 0;
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    }
+    if (r < 0 && errno != EINTR) return absl::InternalError(std::strerror(errno));
+    if (waited >= timeout_ms) return absl::DeadlineExceededError("child still running");
+    usleep(10 * 1000);  // polling the child's state under a deadline
+  }
 }
 
 }  // namespace slate::testing

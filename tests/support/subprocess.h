@@ -4,10 +4,10 @@
 // run as another user (PostgreSQL refuses root) and dies with the test binary, so a killed test
 // leaves nothing running.
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
-
-#include <sys/types.h>
 
 #include "absl/status/statusor.h"
 
@@ -35,5 +35,12 @@ absl::StatusOr<int> Run(const std::vector<std::string>& argv, const SpawnOptions
 
 // Reads a whole file ("" when missing).
 std::string ReadFile(const std::string& path);
+
+}  // namespace slate::testing
+
+namespace slate::testing {
+
+// Waits up to `timeout` for the child; DeadlineExceeded if it is still running.
+absl::StatusOr<int> WaitExitFor(pid_t pid, int timeout_ms);
 
 }  // namespace slate::testing

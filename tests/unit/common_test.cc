@@ -1,12 +1,12 @@
 #include <fstream>
 
+#include "gtest/gtest.h"
+
 #include "server/common/args.h"
 #include "server/common/conn_params.h"
 #include "server/common/log.h"
 #include "server/common/secrets.h"
 #include "server/postgres/schema.h"
-
-#include "gtest/gtest.h"
 
 namespace slate {
 namespace {

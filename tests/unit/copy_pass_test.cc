@@ -2,9 +2,9 @@
 
 #include <set>
 
-#include "tests/support/fakes.h"
-
 #include "gtest/gtest.h"
+
+#include "tests/support/fakes.h"
 
 namespace slate::testing {
 namespace {

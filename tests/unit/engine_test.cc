@@ -1,9 +1,9 @@
 #include "server/core/engine.h"
 
+#include "gtest/gtest.h"
+
 #include "server/core/copy_pass.h"
 #include "tests/support/fakes.h"
-
-#include "gtest/gtest.h"
 
 namespace slate::testing {
 namespace {

@@ -16,7 +16,7 @@ DatabaseFacts Good(const std::string& label, bool source, int64_t rows) {
   for (const char* o : {"table id", "function insert_events", "function restore_events",
                         "trigger notify_insert", "function notify_event_insert",
                         "trigger check_sql_command", "function filter_sql_command"}) {
-    f.source_objects[o] = source;
+    f.source_objects.emplace_back(o, source);
   }
   f.count = rows;
   f.max_id = rows;
@@ -24,7 +24,13 @@ DatabaseFacts Good(const std::string& label, bool source, int64_t rows) {
   return f;
 }
 
-// The result of the check whose name ends with `suffix`.
+void SetObject(DatabaseFacts& f, const std::string& name, bool present) {
+  for (auto& [object, has] : f.source_objects) {
+    if (object == name) has = present;
+  }
+}
+
+// The check named `name`.
 const Check* Find(const std::vector<Check>& checks, const std::string& name) {
   for (const Check& c : checks) {
     if (c.name == name) return &c;
@@ -61,9 +67,9 @@ TEST(ValidationTest, EachProblemIsNamedWithItsFix) {
       {"wrong types", [](auto&, auto& d) { d.events_columns[2].second = "json"; },
        "d1: events columns", CheckResult::kFail, "event json"},
       {"source lacks objects",
-       [](auto& s, auto&) { s.source_objects["function restore_events"] = false; },
+       [](auto& s, auto&) { SetObject(s, "function restore_events", false); },
        "source: slate objects", CheckResult::kFail, "lacks function restore_events"},
-      {"destination is a source", [](auto&, auto& d) { d.source_objects["table id"] = true; },
+      {"destination is a source", [](auto&, auto& d) { SetObject(d, "table id", true); },
        "d1: not a source", CheckResult::kFail, "looks like a source"},
       {"destination has a hole", [](auto&, auto& d) { d.count = 9; }, "d1: no holes",
        CheckResult::kFail, "ids are missing"},

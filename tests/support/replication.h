@@ -1,0 +1,62 @@
+#pragma once
+
+// Helpers for replication tests on real PostgreSQL: slate databases, configs, filling a source,
+// comparing databases, and the slate-replicator binary as a child process.
+
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/common/conn_params.h"
+
+namespace slate::testing {
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(60));
+
+// Inserts `transactions` source transactions through insert_events, server-side (one DO block
+// committing after each), sizes cycling through min..max events; about 350-byte events.
+void FillSource(const std::string& conninfo, int transactions, int min_per_tx, int max_per_tx);
+
+// "count|max|digest" of events: equal strings mean identical tables (ids, ts to the
+// microsecond, event text).
+std::string Digest(const std::string& conninfo);
+long long Count(const std::string& conninfo);
+// Source transactions split across destination transactions (rows of one ts with several xmin).
+long long SplitTransactions(const std::string& conninfo);
+
+// A JSON config for a source and destinations; `extra` is spliced in as top-level keys
+// ("\"pollInterval\": 200").
+std::string ConfigJson(const ConnParams& source, const std::vector<ConnParams>& destinations,
+                       const std::string& extra = "");
+// Writes text to a new file in `dir` and returns its path.
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text);
+
+// slate-replicator as a child process; its output goes to a log file. Killed (SIGKILL) by the
+// destructor if still running, and with the test binary if that dies.
+class ReplicatorProcess {
+ public:
+  static absl::StatusOr<std::unique_ptr<ReplicatorProcess>> Start(
+      const std::string& config_path, const std::vector<std::string>& extra_args = {});
+  ~ReplicatorProcess();
+
+  void Signal(int sig);
+  // The exit code, or DeadlineExceeded.
+  absl::StatusOr<int> Wait(absl::Duration timeout = absl::Seconds(60));
+  std::string Log() const;
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_path_;
+};
+
+// Runs slate-replicator to completion (e.g. --dry-run); returns the exit code and its output.
+int RunReplicator(const std::vector<std::string>& args, std::string* output);
+
+}  // namespace slate::testing
