@@ -160,7 +160,8 @@ SecretLookup DefaultSecretLookup() { return {ReadSecretFile, ReadSecretEnv}; }
 absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLookup& secrets) {
   Json root;
   try {
-    root = Json::parse(json_text);
+    // Comments (// and /* */) are allowed, so configs can explain themselves.
+    root = Json::parse(json_text, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
   } catch (const Json::parse_error& e) {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 3, column 5: ...".
     std::string what = e.what();

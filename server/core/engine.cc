@@ -8,6 +8,7 @@
 #include "server/core/backoff.h"
 #include "server/core/copy_pass.h"
 #include "server/core/notification.h"
+#include "server/core/validation.h"
 
 namespace slate::core {
 namespace {
@@ -116,12 +117,34 @@ class Worker : public PassObserver {
       HandleError(position.status());
       return false;
     }
+    if (absl::Status same = CheckSameHistory(); !same.ok()) {
+      HandleError(same);
+      return false;
+    }
     connected_ = true;
     position_ = *position;
     board_.UpdateDestination(index_, [&](DestinationStatus& d) { d.position = position_; });
     log::Info(*log_, "destination connected",
               {{"destination", setup_.name}, {"dsn", setup_.dsn}, {"position", position_}});
     return true;
+  }
+
+  // After every (re)connect: the destination must still be a copy of this source.
+  absl::Status CheckSameHistory() {
+    auto dest = setup_.sink->First();
+    if (!dest.ok()) return dest.status();
+    if (!dest->has_value()) return absl::OkStatus();
+    auto source = setup_.source->First();
+    if (!source.ok()) return source.status();
+    const std::string who = absl::StrCat("destination ", setup_.name);
+    if (!source->has_value()) {
+      return absl::DataLossError(absl::StrCat(who,
+                                              " has events but the source is empty: wrong "
+                                              "source, or restore it with restore_events"));
+    }
+    const Check check = CompareFirstEvents(**source, **dest, who);
+    if (check.result == CheckResult::kFail) return absl::DataLossError(check.message);
+    return absl::OkStatus();
   }
 
   void Disconnect() {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,14 @@ struct EventRow {
   int64_t id = 0;
   int64_t ts = 0;  // microseconds; only compared for equality (one source transaction, one ts)
   absl::string_view encoded;
+};
+
+// A database's first event (lowest id), read for identity checks: the only place event text is
+// looked at, and only to compare it.
+struct FirstEvent {
+  int64_t id = 0;
+  int64_t ts_unix_micros = 0;
+  std::string event_text;  // jsonb's canonical text
 };
 
 // Microseconds since the Unix epoch for an EventRow::ts (PostgreSQL counts from 2000-01-01).
@@ -52,6 +61,8 @@ class EventSource {
   virtual void Close() = 0;
   // The highest committed id (0 when empty).
   virtual absl::StatusOr<int64_t> MaxId() = 0;
+  // The event with the lowest id; nullopt when empty.
+  virtual absl::StatusOr<std::optional<FirstEvent>> First() = 0;
   // Rows with after_id < id (<= up_to_id unless it is 0), in id order, from one snapshot.
   // Abandoning the reader early (destroying it) is allowed.
   virtual absl::StatusOr<std::unique_ptr<RowReader>> ReadAfter(int64_t after_id,
@@ -67,6 +78,8 @@ class EventSink {
   virtual void Close() = 0;
   // The highest id written (0 when empty).
   virtual absl::StatusOr<int64_t> Position() = 0;
+  // The event with the lowest id; nullopt when empty.
+  virtual absl::StatusOr<std::optional<FirstEvent>> First() = 0;
   // Opens a transaction after checking, inside it, that the position is still `position` (Aborted
   // when it moved, e.g. an in-doubt commit that did happen).
   virtual absl::Status BeginBatch(int64_t position) = 0;

@@ -183,28 +183,32 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
                absl::StrCat(dest.max_id, " <= source ", source.max_id));
     if (!dest.first.has_value() || !source.first.has_value()) continue;
 
-    const FirstEvent& d = *dest.first;
-    const FirstEvent& s = *source.first;
-    const std::string name = absl::StrCat(dest.label, ": first event");
-    if (d.id != s.id || d.event_text != s.event_text) {
-      checks.Add(name, CheckResult::kFail,
-                 absl::StrCat(who, "'s first event (id ", d.id, ") differs from the source's (id ",
-                              s.id, "): it is a copy of another source"));
-    } else if (d.ts_unix_micros == s.ts_unix_micros) {
-      checks.Add(name, CheckResult::kPass, absl::StrCat("equal (id ", d.id, ")"));
-    } else if (d.ts_unix_micros % 1000 == 0 && s.ts_unix_micros - d.ts_unix_micros >= 0 &&
-               s.ts_unix_micros - d.ts_unix_micros < 1000) {
-      checks.Add(name, CheckResult::kWarn,
-                 absl::StrCat("equal but for ts truncated to the millisecond: written by the "
-                              "original Node replicator. New rows are copied with microseconds"));
-    } else {
-      checks.Add(name, CheckResult::kFail,
-                 absl::StrCat(who,
-                              "'s first event has another ts than the source's: it is a "
-                              "copy of another source"));
-    }
+    Check first = CompareFirstEvents(*source.first, *dest.first, who);
+    first.name = absl::StrCat(dest.label, ": first event");
+    checks.Add(std::move(first.name), first.result, std::move(first.message));
   }
   return checks.Take();
+}
+
+Check CompareFirstEvents(const FirstEvent& s, const FirstEvent& d, const std::string& who) {
+  if (d.id != s.id || d.event_text != s.event_text) {
+    return {"first event", CheckResult::kFail,
+            absl::StrCat(who, "'s first event (id ", d.id, ") differs from the source's (id ", s.id,
+                         "): it is a copy of another source")};
+  }
+  if (d.ts_unix_micros == s.ts_unix_micros) {
+    return {"first event", CheckResult::kPass, absl::StrCat("equal (id ", d.id, ")")};
+  }
+  const int64_t diff = s.ts_unix_micros - d.ts_unix_micros;
+  if (d.ts_unix_micros % 1000 == 0 && diff >= 0 && diff < 1000) {
+    return {"first event", CheckResult::kWarn,
+            "equal but for ts truncated to the millisecond: written by the original Node "
+            "replicator. New rows are copied with microseconds"};
+  }
+  return {"first event", CheckResult::kFail,
+          absl::StrCat(who,
+                       "'s first event has another ts than the source's: it is a copy of "
+                       "another source")};
 }
 
 }  // namespace slate::core

@@ -12,13 +12,9 @@
 
 #include "absl/strings/string_view.h"
 
-namespace slate::core {
+#include "server/core/interfaces.h"
 
-struct FirstEvent {
-  int64_t id = 0;
-  int64_t ts_unix_micros = 0;
-  std::string event_text;  // jsonb's canonical text
-};
+namespace slate::core {
 
 struct DatabaseFacts {
   std::string label;  // "source" or the destination's name
@@ -55,5 +51,10 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
                                  const ValidationOptions& options);
 
 bool AllPassed(const std::vector<Check>& checks);  // no kFail
+
+// Compares a destination's first event with the source's: equal passes; equal but for a ts
+// truncated to the millisecond (the original Node replicator) warns; anything else fails.
+// `who` names the destination in the message.
+Check CompareFirstEvents(const FirstEvent& source, const FirstEvent& dest, const std::string& who);
 
 }  // namespace slate::core

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -15,6 +16,18 @@ namespace slate::pg {
 namespace {
 
 constexpr size_t kSendChunk = 64 * 1024;  // bytes gathered before one PQputCopyData
+
+// The lowest-id event, for identity checks.
+absl::StatusOr<std::optional<core::FirstEvent>> ReadFirst(PgConn& conn) {
+  auto rows = conn.Query(
+      "SELECT id, (extract(epoch FROM ts) * 1000000)::bigint, event::text FROM events "
+      "ORDER BY id LIMIT 1");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<core::FirstEvent>();
+  const auto& r = rows->front();
+  return std::optional<core::FirstEvent>(
+      core::FirstEvent{std::stoll(r[0]), std::stoll(r[1]), r[2]});
+}
 
 // ---------------------------------------------------------------------------------------------
 // Source
@@ -87,6 +100,13 @@ class PgEventSource : public core::EventSource {
     auto rows = conn_.Query("SELECT coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1), 0)");
     if (!rows.ok()) return Failed(rows.status());
     return std::stoll(rows->at(0).at(0));
+  }
+
+  absl::StatusOr<std::optional<core::FirstEvent>> First() override {
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    auto first = ReadFirst(conn_);
+    if (!first.ok()) return Failed(first.status());
+    return first;
   }
 
   absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id,
@@ -162,6 +182,8 @@ class PgEventSink : public core::EventSink {
     if (!rows.ok()) return rows.status();
     return std::stoll(rows->at(0).at(0));
   }
+
+  absl::StatusOr<std::optional<core::FirstEvent>> First() override { return ReadFirst(conn_); }
 
   absl::Status BeginBatch(int64_t position) override {
     if (absl::Status s = conn_.Exec("BEGIN"); !s.ok()) return s;

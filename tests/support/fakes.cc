@@ -59,6 +59,21 @@ absl::StatusOr<std::unique_ptr<core::RowReader>> FakeEventSource::ReadAfter(int6
   return std::unique_ptr<core::RowReader>(new FakeReader(std::move(rows)));
 }
 
+namespace {
+std::optional<core::FirstEvent> FirstOf(const std::vector<FakeRow>& rows) {
+  if (rows.empty()) return std::nullopt;
+  return core::FirstEvent{rows.front().id, rows.front().ts, rows.front().encoded};
+}
+}  // namespace
+
+absl::StatusOr<std::optional<core::FirstEvent>> FakeEventSource::First() {
+  return FirstOf(db_.Rows());
+}
+
+absl::StatusOr<std::optional<core::FirstEvent>> FakeEventSink::First() {
+  return FirstOf(db_.Rows());
+}
+
 std::vector<FakeRow> FakeSinkDb::Rows() const {
   absl::MutexLock lock(&mu_);
   return rows_;

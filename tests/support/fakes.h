@@ -65,6 +65,7 @@ class FakeEventSource : public core::EventSource {
   absl::Status Connect() override { return absl::OkStatus(); }
   void Close() override {}
   absl::StatusOr<int64_t> MaxId() override { return db_.MaxId(); }
+  absl::StatusOr<std::optional<core::FirstEvent>> First() override;
   absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id,
                                                              int64_t up_to_id) override;
 
@@ -97,6 +98,7 @@ class FakeEventSink : public core::EventSink {
     in_batch_ = false;
   }
   absl::StatusOr<int64_t> Position() override { return db_.Position(); }
+  absl::StatusOr<std::optional<core::FirstEvent>> First() override;
   absl::Status BeginBatch(int64_t position) override;
   absl::Status Write(const core::EventRow& row) override;
   absl::StatusOr<int64_t> CommitBatch() override;

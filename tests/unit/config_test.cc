@@ -1,5 +1,7 @@
 #include "server/config/config.h"
 
+#include <algorithm>
+
 #include "gtest/gtest.h"
 
 namespace slate::config {
@@ -107,6 +109,26 @@ TEST(ConfigTest, DuplicateDestinationsAndTheSourceAreRefused) {
                    "replicationDestinations[1]"),
             std::string::npos)
       << m;
+}
+
+TEST(ConfigTest, CommentsAreAllowed) {
+  auto c = ParseConfig(R"({
+    // the source
+    "eventSource": {"host": "s", /* inline */ "databaseName": "e"},
+    "replicationDestinations": [{"host": "d", "databaseName": "e"}]
+  })", Secrets());
+  EXPECT_TRUE(c.ok()) << c.status();
+}
+
+TEST(ConfigTest, TheShippedSampleIsValid) {
+  auto c = LoadConfigFile(SAMPLE_CONFIG);
+  // Its passwords come from files and variables that do not exist here: those, and only those,
+  // are the errors.
+  ASSERT_FALSE(c.ok());
+  const std::string m(c.status().message());
+  EXPECT_NE(m.find("eventSource.passwordFile: cannot read password file"), std::string::npos) << m;
+  EXPECT_NE(m.find("replicationDestinations[0].passwordEnv"), std::string::npos) << m;
+  EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 2) << m;
 }
 
 TEST(ConfigTest, SyntaxErrorsGiveLineAndColumn) {

@@ -132,6 +132,30 @@ TEST_F(EngineTest, ABrokenInvariantFailsOnlyThatDestination) {
   EXPECT_EQ(sinks_[1]->Position(), 30);  // untouched
 }
 
+TEST_F(EngineTest, ADestinationOfAnotherSourceFailsOnConnect) {
+  for (int i = 0; i < 4; ++i) source_.AddTransaction(5);
+  Build(2);
+  {
+    FakeSourceDb other;  // same ids, other events
+    other.AddRow(1, 5);
+    other.AddRow(2, 5);
+    FakeEventSource src(other);
+    FakeEventSink sink(*sinks_[0]);
+    class NoStop : public core::PassObserver {
+      bool StopRequested() override { return false; }
+      void OnBatchStart(int64_t) override {}
+      void OnBatchCommitted(int64_t, int64_t, int64_t) override {}
+    } observer;
+    ASSERT_TRUE(core::RunCopyPass(src, sink, 0, {}, observer).ok());
+  }
+  engine_->Start();
+  ASSERT_TRUE(AwaitState(0, core::DestinationState::kFailed));
+  ASSERT_TRUE(AwaitPosition(1, 20));
+  EXPECT_NE(engine_->Snapshot().destinations[0].last_error.find("copy of another source"),
+            std::string::npos);
+  EXPECT_EQ(sinks_[0]->Position(), 2);  // untouched
+}
+
 TEST_F(EngineTest, ANotificationStormCostsAHandfulOfPasses) {
   Build(1);
   engine_->Start();
