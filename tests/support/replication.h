@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
 #include "server/common/conn_params.h"
 
 namespace slate::testing {

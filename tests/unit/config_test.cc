@@ -116,7 +116,8 @@ TEST(ConfigTest, CommentsAreAllowed) {
     // the source
     "eventSource": {"host": "s", /* inline */ "databaseName": "e"},
     "replicationDestinations": [{"host": "d", "databaseName": "e"}]
-  })", Secrets());
+  })",
+                       Secrets());
   EXPECT_TRUE(c.ok()) << c.status();
 }
 
