@@ -56,8 +56,13 @@ class Worker : public PassObserver {
       backoff_.Reset();
       board_.UpdateDestination(index_, [](DestinationStatus& d) { d.retries = 0; });
       if (pass->end == PassEnd::kStopped) break;
+      absl::Duration wait = options_.poll_interval;
       if (pass->end == PassEnd::kHole) {
         if (OnHole(*pass)) continue;  // run the next pass at once
+        if (options_.skip_holes_after > absl::ZeroDuration()) {
+          // Come back when the hole is due to be skipped, if that is sooner than the poll.
+          wait = std::min(wait, hole_since_ + options_.skip_holes_after - absl::Now());
+        }
       } else {
         bounded_up_to_ = 0;
         skip_hole_to_ = 0;
@@ -71,7 +76,7 @@ class Worker : public PassObserver {
         });
       }
       // Coalescing: however many notifications arrived during the pass, one more pass follows.
-      if (!board_.WaitForWakeup(&seen, options_.poll_interval)) break;
+      if (!board_.WaitForWakeup(&seen, wait)) break;
     }
     Disconnect();
     SetState(DestinationState::kStopped, [](DestinationStatus&) {});
@@ -87,6 +92,7 @@ class Worker : public PassObserver {
   }
   void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) override {
     position_ = position;
+    events_copied_ += events;
     const absl::Time now = absl::Now();
     int64_t total = 0;
     board_.UpdateDestination(index_, [&](DestinationStatus& d) {
@@ -169,7 +175,7 @@ class Worker : public PassObserver {
     if (*source_max > position_ && !catching_up_) {
       catching_up_ = true;
       catch_up_start_ = absl::Now();
-      catch_up_start_position_ = position_;
+      catch_up_start_events_ = events_copied_;
       last_progress_log_ = catch_up_start_;
       SetState(DestinationState::kCatchingUp, [](DestinationStatus&) {});
     }
@@ -182,7 +188,7 @@ class Worker : public PassObserver {
     if (result.ok() && result->end == PassEnd::kCaughtUp && catching_up_ && bounded_up_to_ == 0) {
       catching_up_ = false;
       const double secs = absl::ToDoubleSeconds(absl::Now() - catch_up_start_);
-      const int64_t copied = position_ - catch_up_start_position_;
+      const int64_t copied = events_copied_ - catch_up_start_events_;
       if (copied > 0) {
         log::Info(*log_, "caught up",
                   {{"destination", setup_.name},
@@ -225,6 +231,7 @@ class Worker : public PassObserver {
                   {"first_missing_id", pass.hole_first_missing},
                   {"last_missing_id", pass.hole_next_present - 1}});
       skip_hole_to_ = pass.hole_next_present;
+      hole_at_ = 0;
       return true;
     }
     return false;
@@ -306,7 +313,8 @@ class Worker : public PassObserver {
   absl::Time hole_since_;
   bool catching_up_ = false;
   absl::Time catch_up_start_;
-  int64_t catch_up_start_position_ = 0;
+  int64_t catch_up_start_events_ = 0;
+  int64_t events_copied_ = 0;  // by this worker since it started
   absl::Time last_progress_log_;
 };
 

@@ -189,6 +189,35 @@ TEST_F(ReplicationTest, SigtermMidBatchCommitsOrRollsBackWholeAndExitsZero) {
   EXPECT_NE((*replicator)->Log().find("signal received"), std::string::npos);
 }
 
+TEST_F(ReplicationTest, ASecondSignalExitsAtOnceWhenTheGracefulStopCannotFinish) {
+  FillSource(Source(), 3000, 20, 60);
+  auto replicator = ReplicatorProcess::Start(Config());
+  ASSERT_TRUE(replicator.ok());
+  ASSERT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; })) << (*replicator)->Log();
+  // Freeze the backend writing destination 0: the replicator's write to it cannot complete.
+  const std::string backend =
+      QueryValue(cluster().ConnInfo("postgres"),
+                 absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", dest_dbs_[0],
+                              "' AND application_name = 'slate-replicator'"));
+  const pid_t pid = static_cast<pid_t>(std::stoi(backend));
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  (*replicator)->Signal(SIGTERM);
+  (*replicator)->Signal(SIGINT);  // another signal: standard signals of one kind do not queue
+  auto rc = (*replicator)->Wait(absl::Seconds(10));
+  kill(pid, SIGCONT);
+  ASSERT_TRUE(rc.ok()) << "did not exit at the second signal";
+  EXPECT_EQ(*rc, 130) << (*replicator)->Log();
+  EXPECT_NE((*replicator)->Log().find("second signal; exiting now"), std::string::npos);
+  // The interrupted batch rolls back when its connection goes: whole transactions only.
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(Dest(0),
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                    "'slate-replicator'") == 0;
+  }));
+  EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
+  EXPECT_EQ(SplitTransactions(Dest(0)), 0);
+}
+
 TEST_F(ReplicationTest, ASecondReplicatorIsRefused) {
   Exec(Source(), "SELECT insert_events($$($1[1], $2, '{}')$$)");
   const std::string config = Config();

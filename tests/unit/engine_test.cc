@@ -211,6 +211,31 @@ TEST_F(EngineTest, AHoleIsHeldAndReported) {
   EXPECT_EQ(engine_->Snapshot().destinations[0].hole_at, 0);
 }
 
+TEST_F(EngineTest, SkipHolesAfterIsTheExplicitOptInToPassAHole) {
+  source_.AddRow(1, 10);
+  source_.AddRow(3, 11);
+  Build(1);
+  // Rebuild with the opt-in: skip a hole once it has been waited at for 1 ms.
+  std::vector<core::DestinationSetup> setups;
+  core::DestinationSetup s;
+  s.name = "d0";
+  s.source = std::make_unique<FakeEventSource>(source_);
+  s.sink = std::make_unique<FakeEventSink>(*sinks_[0]);
+  setups.push_back(std::move(s));
+  options_.skip_holes_after = absl::Milliseconds(1);
+  auto wakeups = std::make_unique<FakeWakeups>();
+  wakeups_ = wakeups.get();
+  engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
+                                           std::move(setups));
+  engine_->Start();
+  ASSERT_TRUE(AwaitState(0, core::DestinationState::kWaitingAtHole));
+  // No wake-up needed: the worker comes back when the hole is due (the poll is an hour away).
+  ASSERT_TRUE(AwaitPosition(0, 3));
+  const auto rows = sinks_[0]->Rows();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].id, 3);
+}
+
 TEST_F(EngineTest, StopEndsEveryThreadWithWholeBatchesOnly) {
   for (int i = 0; i < 200; ++i) source_.AddTransaction(3);
   Build(2);
