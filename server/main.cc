@@ -15,13 +15,16 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 
 #include "server/common/args.h"
 #include "server/common/log.h"
+#include "server/common/secrets.h"
 #include "server/common/version.h"
 #include "server/config/config.h"
 #include "server/core/engine.h"
 #include "server/core/validation.h"
+#include "server/grpc/rpc_server.h"
 #include "server/replicator.h"
 
 namespace slate {
@@ -41,6 +44,13 @@ const std::vector<FlagSpec>& Flags() {
       {"dry-run", 0, false, "", "validate, print the run parameters and every check, then exit"},
       {"log-level", 0, true, "LEVEL", "debug, info (default), warn or error"},
       {"log-format", 0, true, "FORMAT", "json (default) or text"},
+      {"listen", 0, true, "HOST:PORT",
+       "control API address (default 127.0.0.1:50051; 'none' to disable)"},
+      {"tls-cert", 0, true, "FILE", "serve the control API over TLS with this certificate (PEM)"},
+      {"tls-key", 0, true, "FILE", "and this private key (PEM)"},
+      {"tls-client-ca", 0, true, "FILE", "require client certificates signed by this CA (mTLS)"},
+      {"token-file", 0, true, "FILE",
+       "require this bearer token (first line) on every RPC but health; or SLATE_TOKEN"},
       {"version", 0, false, "", "print the version and exit"},
       {"help", 'h', false, "", "show this help"},
   };
@@ -48,11 +58,15 @@ const std::vector<FlagSpec>& Flags() {
 }
 
 void Usage(std::ostream& out) {
-  out << "Usage: slate-replicator -c FILE [--dry-run] [--log-level LEVEL] [--log-format FORMAT]\n\n"
+  out << "Usage: slate-replicator -c FILE [--dry-run] [--log-level LEVEL] [--log-format FORMAT]\n"
+         "                        [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE\n"
+         "                        [--tls-client-ca FILE]] [--token-file FILE]\n\n"
          "Replicates the events table of a slate source database into every destination.\n\n"
       << FlagsUsage(Flags())
-      << "\nExit codes: 0 stopped cleanly (or dry run passed), 1 every destination failed,\n"
-         "2 usage error, 3 config error, 4 validation failed, 130 forced by a second signal.\n";
+      << "\nEnvironment: SLATE_TOKEN (the bearer token, when --token-file is not given).\n"
+         "\nExit codes: 0 stopped cleanly (or dry run passed), 1 every destination failed,\n"
+         "2 usage error (also an unusable --listen or TLS file), 3 config error,\n"
+         "4 validation failed, 130 forced (a second signal, or a Stop deadline passed).\n";
 }
 
 bool RunValidation(const config::Config& cfg, bool dry_run, spdlog::logger& log) {
@@ -86,6 +100,43 @@ bool RunValidation(const config::Config& cfg, bool dry_run, spdlog::logger& log)
 }
 
 std::atomic<bool> g_exiting{false};
+std::atomic<int> g_signals{0};
+std::atomic<Replicator*> g_replicator{nullptr};
+
+// The one thread that takes SIGINT and SIGTERM (every other thread blocks them): the first asks
+// for a graceful stop, the second exits at once.
+void SignalLoop(sigset_t signals) {
+  auto log = log::Get("main");
+  const timespec tick{0, 200 * 1000 * 1000};
+  while (!g_exiting.load()) {
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig < 0) continue;  // timeout or EINTR: look at g_exiting again
+    if (g_signals.fetch_add(1) == 0) {
+      log::Info(*log, "signal received; stopping (a second signal exits at once)",
+                {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+      if (Replicator* r = g_replicator.load()) r->Stop(absl::ZeroDuration());
+    } else {
+      log::Warn(*log, "second signal; exiting now (open batches roll back)");
+      _exit(kExitForced);
+    }
+  }
+}
+
+absl::StatusOr<rpc::RpcOptions> RpcOptionsFrom(const ParsedArgs& args) {
+  rpc::RpcOptions options;
+  options.listen = args.GetOr("listen", options.listen);
+  options.tls_cert_file = args.GetOr("tls-cert", "");
+  options.tls_key_file = args.GetOr("tls-key", "");
+  options.tls_client_ca_file = args.GetOr("tls-client-ca", "");
+  if (auto file = args.Get("token-file")) {
+    auto token = ReadSecretFile(*file);
+    if (!token.ok()) return token.status();
+    options.token = *token;
+  } else if (auto env = ReadSecretEnv("SLATE_TOKEN"); env.ok()) {
+    options.token = *env;
+  }
+  return options;
+}
 
 int Run(const std::vector<std::string>& args) {
   auto parsed = ParseArgs(Flags(), args);
@@ -116,6 +167,11 @@ int Run(const std::vector<std::string>& args) {
     Usage(std::cerr);
     return kExitUsage;
   }
+  auto rpc_options = RpcOptionsFrom(*parsed);
+  if (!rpc_options.ok()) {
+    std::cerr << "slate-replicator: " << rpc_options.status().message() << "\n";
+    return kExitUsage;
+  }
   log::Init(*format, *level);
   auto log = log::Get("main");
   const std::string config_path = *parsed->Get("config-filename");
@@ -138,6 +194,22 @@ int Run(const std::vector<std::string>& args) {
     log::Info(*log, "run parameter", {{"name", key}, {"value", value}});
   }
 
+  // Signals are taken by one thread; every thread started from here on (validation, gRPC, the
+  // engine) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread signal_thread(SignalLoop, signals);
+  struct JoinSignalThread {
+    std::thread& t;
+    ~JoinSignalThread() {
+      g_exiting = true;
+      t.join();
+    }
+  } join_signal_thread{signal_thread};
+
   const bool valid = RunValidation(*cfg, dry_run, *log);
   if (dry_run) {
     log::Info(*log, valid ? "dry run passed; nothing was written" : "dry run failed");
@@ -147,35 +219,33 @@ int Run(const std::vector<std::string>& args) {
     log::Error(*log, "not starting: fix the failed checks above (--dry-run repeats them)");
     return kExitValidation;
   }
+  if (g_signals.load() > 0) {
+    log::Info(*log, "stopped before replicating");
+    return kExitOk;
+  }
 
-  // Signals are taken by one thread with sigwait; every other thread blocks them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  std::unique_ptr<core::Engine> engine_ptr = BuildEngine(*cfg);
-  core::Engine& engine = *engine_ptr;
-
-  std::atomic<int> signals_seen{0};
-  std::thread signal_thread([&] {
-    const timespec tick{0, 200 * 1000 * 1000};
-    while (!g_exiting.load()) {
-      const int sig = sigtimedwait(&signals, nullptr, &tick);
-      if (sig < 0) continue;  // timeout or EINTR: look at g_exiting again
-      if (signals_seen.fetch_add(1) == 0) {
-        log::Info(*log, "signal received; stopping (a second signal exits at once)",
-                  {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-        engine.RequestStop();
-      } else {
-        log::Warn(*log, "second signal; exiting now (open batches roll back)");
-        _exit(kExitForced);
-      }
+  Replicator replicator(*cfg, InstanceName());
+  std::unique_ptr<rpc::RpcServer> rpc_server;
+  if (rpc_options->listen != "none") {
+    auto started = rpc::RpcServer::Start(*rpc_options, &replicator);
+    if (!started.ok()) {
+      log::Error(*log, "cannot serve the control API", {{"error", started.status().message()}});
+      return kExitUsage;
     }
-  });
+    rpc_server = std::move(*started);
+    log::Info(*log, "control API listening",
+              {{"address", rpc_options->listen},
+               {"port", rpc_server->port()},
+               {"tls", rpc_server->tls()},
+               {"client_certificates", !rpc_options->tls_client_ca_file.empty()},
+               {"token_required", !rpc_options->token.empty()}});
+  }
 
+  core::Engine& engine = replicator.engine();
+  g_replicator = &replicator;
+  if (g_signals.load() > 0) replicator.Stop(absl::ZeroDuration());
   engine.Start();
+  if (rpc_server) rpc_server->SetServing(true);
   log::Info(*log, "replicating",
             {{"destinations", static_cast<int64_t>(cfg->destinations.size())}});
   engine.board().Await(
@@ -188,12 +258,29 @@ int Run(const std::vector<std::string>& args) {
       },
       absl::InfiniteDuration());
   const bool stop_requested = engine.board().stopping();
+  if (rpc_server) rpc_server->SetServing(false);  // NOT_SERVING once a stop begins
+
+  // A Stop RPC may bound the shutdown: past its deadline, exit at once.
+  absl::Notification stopped;
+  std::thread watchdog([&] {
+    const absl::Time deadline = replicator.stop_deadline();
+    if (deadline == absl::InfiniteFuture()) return;
+    if (!stopped.WaitForNotificationWithDeadline(deadline)) {
+      log::Warn(*log, "stop deadline passed; exiting now (open batches roll back)");
+      _exit(kExitForced);
+    }
+  });
   log::Info(*log, "shutting down: finishing or rolling back open batches");
   engine.RequestStop();
   engine.Join();
   log::Info(*log, "engine stopped; connections closed");
-  g_exiting = true;
-  signal_thread.join();
+  stopped.Notify();
+  watchdog.join();
+  if (rpc_server) {
+    rpc_server->Shutdown(absl::Seconds(1));
+    log::Info(*log, "control API stopped");
+  }
+  g_replicator = nullptr;
   if (!stop_requested) {
     log::Error(*log, "every destination failed; exiting");
     return kExitFailed;

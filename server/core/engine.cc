@@ -161,18 +161,18 @@ class Worker : public PassObserver {
   }
 
   absl::StatusOr<PassResult> Pass() {
-    absl::StatusOr<int64_t> source_max = setup_.source->MaxId();
-    if (!source_max.ok()) return source_max.status();
-    board_.NoteSourceMax(*source_max);
+    absl::StatusOr<SourceHead> head = setup_.source->Head();
+    if (!head.ok()) return head.status();
+    board_.NoteSourceHead(head->max_id, head->newest_event_time);
     board_.UpdateSource([](SourceStatus& s) { ++s.passes_total; });
-    if (*source_max < position_) {
+    if (head->max_id < position_) {
       return absl::DataLossError(absl::StrCat(
           "destination is ahead of the source: its position is ", position_,
-          " but the source's highest id is ", *source_max,
+          " but the source's highest id is ", head->max_id,
           "; it belongs to another source, or the source was rebuilt without restore_events. "
           "Point it at the right source or re-create it with slatectl init-db"));
     }
-    if (*source_max > position_ && !catching_up_) {
+    if (head->max_id > position_ && !catching_up_) {
       catching_up_ = true;
       catch_up_start_ = absl::Now();
       catch_up_start_events_ = events_copied_;

@@ -41,6 +41,12 @@ struct FirstEvent {
   std::string event_text;  // jsonb's canonical text
 };
 
+// The source's newest committed event.
+struct SourceHead {
+  int64_t max_id = 0;                                 // 0 when empty
+  absl::Time newest_event_time = absl::InfinitePast();  // its ts; InfinitePast when empty
+};
+
 // Microseconds since the Unix epoch for an EventRow::ts (PostgreSQL counts from 2000-01-01).
 inline absl::Time EventTime(int64_t ts) {
   return absl::FromUnixMicros(ts + int64_t{946684800} * 1000000);
@@ -59,8 +65,8 @@ class EventSource {
   virtual ~EventSource() = default;
   virtual absl::Status Connect() = 0;
   virtual void Close() = 0;
-  // The highest committed id (0 when empty).
-  virtual absl::StatusOr<int64_t> MaxId() = 0;
+  // The highest committed id and its ts.
+  virtual absl::StatusOr<SourceHead> Head() = 0;
   // The event with the lowest id; nullopt when empty.
   virtual absl::StatusOr<std::optional<FirstEvent>> First() = 0;
   // Rows with after_id < id (<= up_to_id unless it is 0), in id order, from one snapshot.

@@ -53,6 +53,7 @@ struct SourceStatus {
   std::string dsn;  // masked
   bool listening = false;
   int64_t max_id = 0;  // highest id known committed (passes and notifications)
+  absl::Time newest_event_time = absl::InfinitePast();  // ts of the newest event read
   int64_t notifications_total = 0;
   int64_t malformed_notifications_total = 0;
   int64_t passes_total = 0;

@@ -57,6 +57,15 @@ void StatusBoard::NoteSourceMax(int64_t id) {
   }
 }
 
+void StatusBoard::NoteSourceHead(int64_t id, absl::Time newest_event_time) {
+  absl::MutexLock lock(&mu_);
+  if (id >= status_.source.max_id) {
+    status_.source.max_id = id;
+    status_.source.newest_event_time = newest_event_time;
+    ++version_;
+  }
+}
+
 void StatusBoard::NoteBatch(size_t index, absl::Time when, int64_t events_total) {
   absl::MutexLock lock(&mu_);
   auto& samples = rate_samples_.at(index);

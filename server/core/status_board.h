@@ -26,6 +26,8 @@ class StatusBoard {
   void UpdateSource(const std::function<void(SourceStatus&)>& fn);
   // Raises the known source max id.
   void NoteSourceMax(int64_t id);
+  // Records the source's newest event, as a pass read it.
+  void NoteSourceHead(int64_t id, absl::Time newest_event_time);
   // Records a committed batch for the rate window.
   void NoteBatch(size_t index, absl::Time when, int64_t events_total);
 

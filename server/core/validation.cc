@@ -144,7 +144,11 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
                  "no source objects");
     }
 
-    if (!dest.writer_lock_holder.empty()) {
+    if (!dest.writer_lock_holder.empty() && !options.own_application_name.empty() &&
+        dest.writer_lock_application_name == options.own_application_name) {
+      checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kPass,
+                 "its writer lock is held by this replicator");
+    } else if (!dest.writer_lock_holder.empty()) {
       checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kFail,
                  absl::StrCat(who, " is being written by another slate-replicator (",
                               dest.writer_lock_holder, "): stop that one first"));

@@ -30,7 +30,8 @@ struct DatabaseFacts {
   int64_t count = 0;
   int64_t max_id = 0;
   std::optional<FirstEvent> first;
-  std::string writer_lock_holder;  // non-empty: another replicator holds the destination's lock
+  std::string writer_lock_holder;  // non-empty: a session holds the destination's writer lock
+  std::string writer_lock_application_name;  // that session's application_name
 };
 
 enum class CheckResult { kPass, kWarn, kFail };
@@ -44,6 +45,9 @@ struct Check {
 
 struct ValidationOptions {
   bool allow_holes = false;  // skipHolesAfter is set: a destination hole is a warning
+  // Locks held under this application_name are this replicator's own (validating a running
+  // config): they pass.
+  std::string own_application_name;
 };
 
 std::vector<Check> ValidateFacts(const DatabaseFacts& source,

@@ -95,11 +95,18 @@ class PgEventSource : public core::EventSource {
   }
   void Close() override { conn_.Close(); }
 
-  absl::StatusOr<int64_t> MaxId() override {
+  absl::StatusOr<core::SourceHead> Head() override {
     if (absl::Status s = Connect(); !s.ok()) return s;
-    auto rows = conn_.Query("SELECT coalesce((SELECT id FROM events ORDER BY id DESC LIMIT 1), 0)");
+    auto rows = conn_.Query(
+        "SELECT id, (extract(epoch FROM ts) * 1000000)::bigint FROM events "
+        "ORDER BY id DESC LIMIT 1");
     if (!rows.ok()) return Failed(rows.status());
-    return std::stoll(rows->at(0).at(0));
+    core::SourceHead head;
+    if (!rows->empty()) {
+      head.max_id = std::stoll((*rows)[0][0]);
+      head.newest_event_time = absl::FromUnixMicros(std::stoll((*rows)[0][1]));
+    }
+    return head;
   }
 
   absl::StatusOr<std::optional<core::FirstEvent>> First() override {

@@ -98,6 +98,7 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
         facts.writer_lock_holder =
             absl::StrCat("backend pid ", holder[0][0].c_str(), ", application_name '",
                          holder[0][1].c_str(), "', client ", holder[0][2].c_str());
+        facts.writer_lock_application_name = holder[0][1].c_str();
         if (absl::Now() >= deadline) return;
         absl::SleepFor(absl::Milliseconds(200));  // polling the lock's holder under a deadline
       }

@@ -198,7 +198,7 @@ TEST_F(ReplicationTest, ASecondSignalExitsAtOnceWhenTheGracefulStopCannotFinish)
   const std::string backend =
       QueryValue(cluster().ConnInfo("postgres"),
                  absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", dest_dbs_[0],
-                              "' AND application_name = 'slate-replicator'"));
+                              "' AND application_name LIKE 'slate-replicator/%'"));
   const pid_t pid = static_cast<pid_t>(std::stoi(backend));
   ASSERT_EQ(kill(pid, SIGSTOP), 0);
   (*replicator)->Signal(SIGTERM);
@@ -211,8 +211,8 @@ TEST_F(ReplicationTest, ASecondSignalExitsAtOnceWhenTheGracefulStopCannotFinish)
   // The interrupted batch rolls back when its connection goes: whole transactions only.
   ASSERT_TRUE(WaitUntil([&] {
     return QueryInt(Dest(0),
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                    "'slate-replicator'") == 0;
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                    "'slate-replicator/%'") == 0;
   }));
   EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
   EXPECT_EQ(SplitTransactions(Dest(0)), 0);
@@ -227,7 +227,7 @@ TEST_F(ReplicationTest, ASecondReplicatorIsRefused) {
   std::string out;
   EXPECT_EQ(RunReplicator({"-c", config}, &out), 4) << out;
   EXPECT_NE(out.find("is being written by another slate-replicator"), std::string::npos) << out;
-  EXPECT_NE(out.find("application_name 'slate-replicator'"), std::string::npos) << out;
+  EXPECT_NE(out.find("application_name 'slate-replicator/"), std::string::npos) << out;
   Exec(Source(), "SELECT insert_events($$($1[1], $2, '{}')$$)");
   ASSERT_TRUE(AllCaughtUp());  // the first one goes on
 }

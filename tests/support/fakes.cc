@@ -66,6 +66,16 @@ std::optional<core::FirstEvent> FirstOf(const std::vector<FakeRow>& rows) {
 }
 }  // namespace
 
+absl::StatusOr<core::SourceHead> FakeEventSource::Head() {
+  core::SourceHead head;
+  const auto rows = db_.Rows();
+  if (!rows.empty()) {
+    head.max_id = rows.back().id;
+    head.newest_event_time = absl::FromUnixMicros(rows.back().ts);
+  }
+  return head;
+}
+
 absl::StatusOr<std::optional<core::FirstEvent>> FakeEventSource::First() {
   return FirstOf(db_.Rows());
 }

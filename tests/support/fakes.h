@@ -64,7 +64,7 @@ class FakeEventSource : public core::EventSource {
   explicit FakeEventSource(const FakeSourceDb& db) : db_(db) {}
   absl::Status Connect() override { return absl::OkStatus(); }
   void Close() override {}
-  absl::StatusOr<int64_t> MaxId() override { return db_.MaxId(); }
+  absl::StatusOr<core::SourceHead> Head() override;
   absl::StatusOr<std::optional<core::FirstEvent>> First() override;
   absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id,
                                                              int64_t up_to_id) override;

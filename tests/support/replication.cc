@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -93,6 +95,9 @@ absl::StatusOr<std::unique_ptr<ReplicatorProcess>> ReplicatorProcess::Start(
   p->log_path_ = absl::StrCat(SharedCluster().dir(), "/", UniqueName("replicator"), ".log");
   std::vector<std::string> argv = {SLATE_REPLICATOR_BINARY, "-c", config_path};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});  // parallel tests: no fixed port
+  }
   SpawnOptions options;
   options.output_path = p->log_path_;
   options.parent_death_signal = SIGKILL;
@@ -121,10 +126,30 @@ absl::StatusOr<int> ReplicatorProcess::Wait(absl::Duration timeout) {
 
 std::string ReplicatorProcess::Log() const { return ReadFile(log_path_); }
 
+int ReplicatorProcess::WaitForControlPort(absl::Duration timeout) const {
+  int port = 0;
+  WaitUntil(
+      [&] {
+        const std::string log = Log();
+        const size_t at = log.find("\"message\":\"control API listening\"");
+        if (at == std::string::npos) return false;
+        const size_t p = log.find("\"port\":", at);
+        if (p == std::string::npos) return false;
+        port = std::atoi(log.c_str() + p + 7);
+        return port > 0;
+      },
+      timeout);
+  return port;
+}
+
 int RunReplicator(const std::vector<std::string>& args, std::string* output) {
   const std::string out_path = absl::StrCat(SharedCluster().dir(), "/", UniqueName("run"), ".out");
   std::vector<std::string> argv = {SLATE_REPLICATOR_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
+  if (std::find(args.begin(), args.end(), "-c") != args.end() &&
+      std::find(args.begin(), args.end(), "--listen") == args.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   SpawnOptions options;
   options.output_path = out_path;
   options.parent_death_signal = SIGKILL;

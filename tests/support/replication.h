@@ -51,6 +51,9 @@ class ReplicatorProcess {
   absl::StatusOr<int> Wait(absl::Duration timeout = absl::Seconds(60));
   std::string Log() const;
   pid_t pid() const { return pid_; }
+  // The control API's port (it listens on 127.0.0.1:0 unless told otherwise), once it logged it;
+  // 0 if it has not within `timeout`.
+  int WaitForControlPort(absl::Duration timeout = absl::Seconds(60)) const;
 
  private:
   pid_t pid_ = -1;

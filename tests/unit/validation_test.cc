@@ -119,9 +119,24 @@ TEST(ValidationTest, EachProblemIsNamedWithItsFix) {
 TEST(ValidationTest, HolesAreOnlyAWarningWhenSkippingIsOptedIn) {
   DatabaseFacts dst = Good("d1", false, 10);
   dst.count = 9;
-  const auto checks = ValidateFacts(Good("source", true, 10), {dst}, {true});
+  ValidationOptions options;
+  options.allow_holes = true;
+  const auto checks = ValidateFacts(Good("source", true, 10), {dst}, options);
   EXPECT_EQ(Find(checks, "d1: no holes")->result, CheckResult::kWarn);
   EXPECT_TRUE(AllPassed(checks));
+}
+
+TEST(ValidationTest, ALockHeldByThisReplicatorPasses) {
+  DatabaseFacts dst = Good("d1", false, 10);
+  dst.writer_lock_holder = "backend pid 9, application_name 'slate-replicator/1@h'";
+  dst.writer_lock_application_name = "slate-replicator/1@h";
+  ValidationOptions options;
+  options.own_application_name = "slate-replicator/1@h";
+  auto checks = ValidateFacts(Good("source", true, 10), {dst}, options);
+  EXPECT_EQ(Find(checks, "d1: single writer")->result, CheckResult::kPass);
+  options.own_application_name = "slate-replicator/2@h";
+  checks = ValidateFacts(Good("source", true, 10), {dst}, options);
+  EXPECT_EQ(Find(checks, "d1: single writer")->result, CheckResult::kFail);
 }
 
 }  // namespace
