@@ -8,5 +8,9 @@ namespace slate::ctl {
 // Each subcommand parses its own flags from `args` (everything after its name) and returns one
 // of the exit codes in exit_codes.h.
 int RunInitDb(const std::vector<std::string>& args);
+int RunStatus(const std::vector<std::string>& args);
+int RunValidate(const std::vector<std::string>& args);
+int RunStop(const std::vector<std::string>& args);
+int RunHealth(const std::vector<std::string>& args);
 
 }  // namespace slate::ctl

@@ -17,6 +17,10 @@ struct Subcommand {
 };
 
 const Subcommand kSubcommands[] = {
+    {"status", "show state, position and lag of every destination", slate::ctl::RunStatus},
+    {"validate", "run the start-up validation (a dry run) on the server", slate::ctl::RunValidate},
+    {"stop", "stop the replicator gracefully", slate::ctl::RunStop},
+    {"health", "ask the standard gRPC health service", slate::ctl::RunHealth},
     {"init-db", "create a slate source or destination database", slate::ctl::RunInitDb},
 };
 
@@ -28,7 +32,8 @@ void Usage(std::ostream& out) {
     name.resize(12, ' ');
     out << "  " << name << s.summary << "\n";
   }
-  out << "\nExit codes: 0 success, 1 failed, 2 usage error, 3 unreachable.\n";
+  out << "\nExit codes: 0 success, 1 failed (checks failed, not healthy, lag too high),\n"
+         "2 usage error, 3 server or database unreachable.\n";
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # The local demo: installs the dependencies (if missing), builds, starts three throwaway
 # PostgreSQL 15 clusters in a temp dir (a source and two destinations), makes them slate
 # databases with `slatectl init-db`, starts slate-replicator on them, inserts sample events
-# through insert_events and shows them arriving. Ctrl-C stops everything and removes the temp dir.
+# through insert_events and shows them arriving: counts every second, `slatectl status` every 5. Ctrl-C stops everything and removes the temp dir.
 # Usage: ./deploy/demo.sh     (as root, or a user with sudo)
 # Environment: DEMO_EVENTS_PER_TICK (default 25), DEMO_TICKS (default: until Ctrl-C).
 set -euo pipefail
@@ -88,9 +88,16 @@ cat >"$WORK/config.json" <<JSON
   ]
 }
 JSON
+CONTROL_PORT=$(free_port 50051)
+export SLATE_SERVER=127.0.0.1:$CONTROL_PORT
 echo "demo: config in $WORK/config.json; replicator log in $WORK/replicator.log"
-"$REPLICATOR" -c "$WORK/config.json" --log-format text >"$WORK/replicator.log" 2>&1 &
+"$REPLICATOR" -c "$WORK/config.json" --log-format text --listen "$SLATE_SERVER" \
+  >"$WORK/replicator.log" 2>&1 &
 REPLICATOR_PID=$!
+for _ in $(seq 1 100); do "$SLATECTL" health >/dev/null 2>&1 && break; sleep 0.1; done
+echo "demo: control API on $SLATE_SERVER; in another shell:"
+echo "      SLATE_SERVER=$SLATE_SERVER $SLATECTL status --watch"
+echo
 
 per_tick=${DEMO_EVENTS_PER_TICK:-25}
 ticks=${DEMO_TICKS:-0}
@@ -110,4 +117,8 @@ while [ "$ticks" -eq 0 ] || [ "$n" -lt "$ticks" ]; do
   sleep 1
   printf '%-8s %10s %10s %10s\n' "$(date +%H:%M:%S)" "$(psql_on source 'SELECT count(*) FROM events')" \
     "$(psql_on dest1 'SELECT count(*) FROM events')" "$(psql_on dest2 'SELECT count(*) FROM events')"
+  if [ $((n % 5)) -eq 0 ]; then
+    echo; "$SLATECTL" status; echo
+    printf '%-8s %10s %10s %10s\n' time source dest1 dest2
+  fi
 done

@@ -59,6 +59,9 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(const RpcOptions& op
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   out->service_ = std::make_unique<ReplicatorServiceImpl>(control, options.token);
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second replicator on the same address would share the
+  // port and clients would reach either at random. One address, one server.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.listen, creds, &out->port_);
   builder.RegisterService(out->service_.get());
   out->server_ = builder.BuildAndStart();

@@ -1,0 +1,69 @@
+#include "client/status_format.h"
+
+#include "gtest/gtest.h"
+
+namespace slate::ctl {
+namespace {
+
+TEST(StatusFormatTest, ShowsEveryDestinationWithAProgressBarWhileCatchingUp) {
+  v1::GetStatusResponse s;
+  s.mutable_server()->set_version("1.2.3");
+  s.mutable_server()->set_state(v1::ServerStatus::STATE_REPLICATING);
+  s.mutable_server()->mutable_uptime()->set_seconds(3725);
+  s.mutable_source()->set_dsn("u@src:5432/ev");
+  s.mutable_source()->set_listening(true);
+  s.mutable_source()->set_max_id(1000);
+  auto* a = s.add_destinations();
+  a->set_name("backup");
+  a->set_state(v1::DestinationStatus::STATE_IN_SYNC);
+  a->set_position(1000);
+  auto* b = s.add_destinations();
+  b->set_name("replica");
+  b->set_state(v1::DestinationStatus::STATE_CATCHING_UP);
+  b->set_position(250);
+  b->set_lag_events(750);
+  b->set_lag_seconds(12.5);
+  b->set_events_per_second(50);
+  b->set_last_error("Unavailable: reset");
+  auto* c = s.add_destinations();
+  c->set_name("hole");
+  c->set_state(v1::DestinationStatus::STATE_WAITING_AT_HOLE);
+  c->set_hole_at_id(17);
+  const std::string out = FormatStatus(s);
+  EXPECT_NE(out.find("slate-replicator 1.2.3  replicating  up 1h02m"), std::string::npos) << out;
+  EXPECT_NE(out.find("u@src:5432/ev  listening  max id 1000"), std::string::npos) << out;
+  EXPECT_NE(out.find("backup       in_sync          1000        0           0.0      0         -"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("replica      catching_up      250         750         12.5     50        "
+                     "Unavailable: reset"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[########......................]  25.0%  ETA 15.0s"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("waiting_at_hole 17"), std::string::npos) << out;
+}
+
+TEST(StatusFormatTest, ValidationListsChecksParametersAndAVerdict) {
+  v1::ValidateResponse r;
+  r.set_passed(false);
+  auto* c = r.add_checks();
+  c->set_name("d: first event");
+  c->set_result(v1::Check::RESULT_FAIL);
+  c->set_message("differs");
+  r.add_parameters("maxEventsPerWrite: 10000");
+  const std::string out = FormatValidation(r);
+  EXPECT_NE(out.find("FAIL  d: first event: differs"), std::string::npos) << out;
+  EXPECT_NE(out.find("  maxEventsPerWrite: 10000"), std::string::npos) << out;
+  EXPECT_NE(out.find("validation FAILED: 1 checks, 1 failed, 0 warnings"), std::string::npos);
+}
+
+TEST(StatusFormatTest, DurationsAreShort) {
+  EXPECT_EQ(HumanDuration(12.34), "12.3s");
+  EXPECT_EQ(HumanDuration(185), "3m05s");
+  EXPECT_EQ(HumanDuration(7320), "2h02m");
+  EXPECT_EQ(HumanDuration(90000), "1d01h");
+}
+
+}  // namespace
+}  // namespace slate::ctl
