@@ -14,6 +14,8 @@ PACKAGES=(
   nlohmann-json3-dev
   # PostgreSQL 15 for the demo and the integration tests (brings dblink and psql)
   postgresql-15 postgresql-client-15
+  # the control API from Python (a test), certificates for the TLS test
+  python3 python3-grpcio python3-protobuf openssl
   # runuser/setpriv to drop root for PostgreSQL
   util-linux procps
 )

@@ -232,7 +232,7 @@ class SlatectlInitDbTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     SpawnOptions opts;
     opts.output_path = out_path;
-    auto rc = slate::testing::Run(argv, opts);
+    auto rc = RunProcess(argv, opts);
     *output = ReadFile(out_path);
     return rc.ok() ? *rc : -1;
   }

@@ -119,9 +119,9 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(const std::string& n
   opts.gid = c->gid_;
   opts.output_path = c->dir_ + "/initdb.log";
   opts.parent_death_signal = SIGKILL;
-  auto rc = Run({c->bin_dir_ + "/initdb", "-D", c->data_dir_, "-U", "postgres", "-A", "trust", "-E",
-                 "UTF8", "--locale=C", "--no-sync"},
-                opts);
+  auto rc = RunProcess({c->bin_dir_ + "/initdb", "-D", c->data_dir_, "-U", "postgres", "-A",
+                        "trust", "-E", "UTF8", "--locale=C", "--no-sync"},
+                       opts);
   if (!rc.ok()) return rc.status();
   if (*rc != 0) {
     return absl::InternalError(

@@ -90,7 +90,8 @@ std::string WriteFile(const std::string& dir, const std::string& name, const std
 }
 
 absl::StatusOr<std::unique_ptr<ReplicatorProcess>> ReplicatorProcess::Start(
-    const std::string& config_path, const std::vector<std::string>& extra_args) {
+    const std::string& config_path, const std::vector<std::string>& extra_args,
+    const std::vector<std::string>& env) {
   std::unique_ptr<ReplicatorProcess> p(new ReplicatorProcess());
   p->log_path_ = absl::StrCat(SharedCluster().dir(), "/", UniqueName("replicator"), ".log");
   std::vector<std::string> argv = {SLATE_REPLICATOR_BINARY, "-c", config_path};
@@ -101,6 +102,7 @@ absl::StatusOr<std::unique_ptr<ReplicatorProcess>> ReplicatorProcess::Start(
   SpawnOptions options;
   options.output_path = p->log_path_;
   options.parent_death_signal = SIGKILL;
+  options.env = env;
   auto pid = Spawn(argv, options);
   if (!pid.ok()) return pid.status();
   p->pid_ = *pid;
@@ -153,7 +155,25 @@ int RunReplicator(const std::vector<std::string>& args, std::string* output) {
   SpawnOptions options;
   options.output_path = out_path;
   options.parent_death_signal = SIGKILL;
-  auto rc = Run(argv, options);
+  auto rc = RunProcess(argv, options);
+  *output = ReadFile(out_path);
+  return rc.ok() ? *rc : -1;
+}
+
+}  // namespace slate::testing
+
+namespace slate::testing {
+
+int RunSlatectl(const std::vector<std::string>& args, std::string* output,
+                const std::vector<std::string>& env) {
+  const std::string out_path = absl::StrCat(SharedCluster().dir(), "/", UniqueName("ctl"), ".out");
+  std::vector<std::string> argv = {SLATECTL_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  SpawnOptions options;
+  options.output_path = out_path;
+  options.parent_death_signal = SIGKILL;
+  options.env = env;
+  auto rc = RunProcess(argv, options);
   *output = ReadFile(out_path);
   return rc.ok() ? *rc : -1;
 }

@@ -43,7 +43,8 @@ std::string WriteFile(const std::string& dir, const std::string& name, const std
 class ReplicatorProcess {
  public:
   static absl::StatusOr<std::unique_ptr<ReplicatorProcess>> Start(
-      const std::string& config_path, const std::vector<std::string>& extra_args = {});
+      const std::string& config_path, const std::vector<std::string>& extra_args = {},
+      const std::vector<std::string>& env = {});
   ~ReplicatorProcess();
 
   void Signal(int sig);
@@ -62,5 +63,8 @@ class ReplicatorProcess {
 
 // Runs slate-replicator to completion (e.g. --dry-run); returns the exit code and its output.
 int RunReplicator(const std::vector<std::string>& args, std::string* output);
+// Runs slatectl to completion with extra environment entries ("NAME=value").
+int RunSlatectl(const std::vector<std::string>& args, std::string* output,
+                const std::vector<std::string>& env = {});
 
 }  // namespace slate::testing

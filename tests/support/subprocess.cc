@@ -71,7 +71,7 @@ absl::StatusOr<int> WaitExit(pid_t pid) {
   return absl::InternalError("waitpid: unexpected status");
 }
 
-absl::StatusOr<int> Run(const std::vector<std::string>& argv, const SpawnOptions& options) {
+absl::StatusOr<int> RunProcess(const std::vector<std::string>& argv, const SpawnOptions& options) {
   auto pid = Spawn(argv, options);
   if (!pid.ok()) return pid.status();
   return WaitExit(*pid);

@@ -31,7 +31,7 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const SpawnOpt
 absl::StatusOr<int> WaitExit(pid_t pid);
 
 // Runs to completion; the exit code as WaitExit gives it.
-absl::StatusOr<int> Run(const std::vector<std::string>& argv, const SpawnOptions& options);
+absl::StatusOr<int> RunProcess(const std::vector<std::string>& argv, const SpawnOptions& options);
 
 // Reads a whole file ("" when missing).
 std::string ReadFile(const std::string& path);
