@@ -51,14 +51,18 @@ free_port() {
 }
 
 declare -A PORT
-next=55432
+next=25432  # below the ephemeral range (32768-60999): no TIME_WAIT leftovers there
 for name in source dest1 dest2; do
   PORT[$name]=$(free_port $next)
   next=$((PORT[$name] + 1))
   "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/$name" -U postgres -A trust -E UTF8 --locale=C \
     --no-sync >/dev/null
-  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/$name" -l "$WORK/$name.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p ${PORT[$name]} -k $WORK" start >/dev/null
+  if ! "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/$name" -l "$WORK/$name.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -p ${PORT[$name]} -k $WORK" start >/dev/null; then
+    echo "demo: PostgreSQL '$name' did not start; its log:" >&2
+    cat "$WORK/$name.log" >&2
+    exit 1
+  fi
   echo "demo: PostgreSQL '$name' on 127.0.0.1:${PORT[$name]}"
 done
 
@@ -81,14 +85,14 @@ cat >"$WORK/config.json" <<JSON
   "eventSource": { "host": "127.0.0.1", "port": ${PORT[source]},
                    "databaseName": "events_source", "user": "postgres" },
   "replicationDestinations": [
-    { "host": "127.0.0.1", "port": ${PORT[dest1]}, "databaseName": "events_replica",
+    { "name": "replica1", "host": "127.0.0.1", "port": ${PORT[dest1]}, "databaseName": "events_replica",
       "user": "postgres" },
-    { "host": "127.0.0.1", "port": ${PORT[dest2]}, "databaseName": "events_replica",
+    { "name": "replica2", "host": "127.0.0.1", "port": ${PORT[dest2]}, "databaseName": "events_replica",
       "user": "postgres" }
   ]
 }
 JSON
-CONTROL_PORT=$(free_port 50051)
+CONTROL_PORT=$(free_port 25051)
 export SLATE_SERVER=127.0.0.1:$CONTROL_PORT
 echo "demo: config in $WORK/config.json; replicator log in $WORK/replicator.log"
 "$REPLICATOR" -c "$WORK/config.json" --log-format text --listen "$SLATE_SERVER" \

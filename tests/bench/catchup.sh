@@ -31,7 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 declare -A PORT
-p=56432
+p=26432  # below the ephemeral range (32768-60999): no TIME_WAIT leftovers there
 for n in source pipe repl; do
   while (echo >/dev/tcp/127.0.0.1/$p) 2>/dev/null; do p=$((p + 1)); done
   PORT[$n]=$p; p=$((p + 1))
