@@ -11,6 +11,8 @@ find_package(gRPC CONFIG REQUIRED)
 # libpqxx and libpq ship only pkg-config files on Debian.
 # Config files parse with line/column errors (header-only, nlohmann-json3-dev).
 find_package(nlohmann_json CONFIG REQUIRED)
+# Prometheus metrics endpoint (prometheus-cpp-dev).
+find_package(prometheus-cpp CONFIG REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 if(SLATE_BUILD_TESTS)

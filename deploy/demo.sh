@@ -93,13 +93,14 @@ cat >"$WORK/config.json" <<JSON
 }
 JSON
 CONTROL_PORT=$(free_port 25051)
+METRICS_PORT=$(free_port 25466)
 export SLATE_SERVER=127.0.0.1:$CONTROL_PORT
 echo "demo: config in $WORK/config.json; replicator log in $WORK/replicator.log"
 "$REPLICATOR" -c "$WORK/config.json" --log-format text --listen "$SLATE_SERVER" \
-  >"$WORK/replicator.log" 2>&1 &
+  --metrics-listen "127.0.0.1:$METRICS_PORT" >"$WORK/replicator.log" 2>&1 &
 REPLICATOR_PID=$!
 for _ in $(seq 1 100); do "$SLATECTL" health >/dev/null 2>&1 && break; sleep 0.1; done
-echo "demo: control API on $SLATE_SERVER; in another shell:"
+echo "demo: control API on $SLATE_SERVER, metrics on http://127.0.0.1:$METRICS_PORT/metrics; in another shell:"
 echo "      SLATE_SERVER=$SLATE_SERVER $SLATECTL status --watch"
 echo
 

@@ -12,10 +12,14 @@ PACKAGES=(
   libpqxx-dev libpq-dev libabsl-dev libspdlog-dev libgtest-dev libgmock-dev
   # JSON config parsing with line/column errors (header-only)
   nlohmann-json3-dev
+  # the Prometheus metrics endpoint
+  prometheus-cpp-dev
   # PostgreSQL 15 for the demo and the integration tests (brings dblink and psql)
   postgresql-15 postgresql-client-15
   # the control API from Python (a test), certificates for the TLS test
   python3 python3-grpcio python3-protobuf openssl
+  # promtool, to check deploy/prometheus/alerts.yml (a test)
+  prometheus
   # runuser/setpriv to drop root for PostgreSQL
   util-linux procps
 )

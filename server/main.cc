@@ -25,6 +25,7 @@
 #include "server/core/engine.h"
 #include "server/core/validation.h"
 #include "server/grpc/rpc_server.h"
+#include "server/metrics/exporter.h"
 #include "server/replicator.h"
 
 namespace slate {
@@ -49,6 +50,8 @@ const std::vector<FlagSpec>& Flags() {
       {"tls-cert", 0, true, "FILE", "serve the control API over TLS with this certificate (PEM)"},
       {"tls-key", 0, true, "FILE", "and this private key (PEM)"},
       {"tls-client-ca", 0, true, "FILE", "require client certificates signed by this CA (mTLS)"},
+      {"metrics-listen", 0, true, "HOST:PORT",
+       "Prometheus /metrics address (default 127.0.0.1:9466; 'none' to disable)"},
       {"token-file", 0, true, "FILE",
        "require this bearer token (first line) on every RPC but health; or SLATE_TOKEN"},
       {"version", 0, false, "", "print the version and exit"},
@@ -60,7 +63,8 @@ const std::vector<FlagSpec>& Flags() {
 void Usage(std::ostream& out) {
   out << "Usage: slate-replicator -c FILE [--dry-run] [--log-level LEVEL] [--log-format FORMAT]\n"
          "                        [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE\n"
-         "                        [--tls-client-ca FILE]] [--token-file FILE]\n\n"
+         "                        [--tls-client-ca FILE]] [--token-file FILE]\n"
+         "                        [--metrics-listen HOST:PORT]\n\n"
          "Replicates the events table of a slate source database into every destination.\n\n"
       << FlagsUsage(Flags())
       << "\nEnvironment: SLATE_TOKEN (the bearer token, when --token-file is not given).\n"
@@ -241,22 +245,51 @@ int Run(const std::vector<std::string>& args) {
                {"token_required", !rpc_options->token.empty()}});
   }
 
+  std::unique_ptr<metrics::Exporter> exporter;
+  if (const std::string address = parsed->GetOr("metrics-listen", "127.0.0.1:9466");
+      address != "none") {
+    auto started = metrics::Exporter::Start(address, &replicator, cfg->heartbeat_timeout);
+    if (!started.ok()) {
+      log::Error(*log, "cannot serve metrics", {{"error", started.status().message()}});
+      return kExitUsage;
+    }
+    exporter = std::move(*started);
+    log::Info(*log, "metrics listening",
+              {{"address", address}, {"port", exporter->port()}, {"path", "/metrics"}});
+  }
+
   core::Engine& engine = replicator.engine();
   g_replicator = &replicator;
   if (g_signals.load() > 0) replicator.Stop(absl::ZeroDuration());
   engine.Start();
-  if (rpc_server) rpc_server->SetServing(true);
+  if (rpc_server) rpc_server->SetHealth(/*ready=*/false, /*live=*/true);
   log::Info(*log, "replicating",
             {{"destinations", static_cast<int64_t>(cfg->destinations.size())}});
-  engine.board().Await(
-      [&](const core::EngineStatus& s) {
-        if (s.stopping) return true;
-        for (const auto& d : s.destinations) {
-          if (d.state != core::DestinationState::kFailed) return false;
-        }
-        return true;
-      },
-      absl::InfiniteDuration());
+  // Until a stop (or every destination failed): judge readiness every second, for health.
+  bool ready = false;
+  while (true) {
+    const bool done = engine.board().Await(
+        [&](const core::EngineStatus& s) {
+          if (s.stopping) return true;
+          for (const auto& d : s.destinations) {
+            if (d.state != core::DestinationState::kFailed) return false;
+          }
+          return true;
+        },
+        absl::Seconds(1));
+    const core::Readiness r =
+        core::AssessReadiness(replicator.Status(), absl::Now(), cfg->heartbeat_timeout);
+    if (r.ready != ready) {
+      ready = r.ready;
+      if (ready) {
+        log::Info(*log, "ready: every destination is replicating");
+      } else {
+        log::Warn(*log, "not ready", {{"reason", r.reason}});
+      }
+    }
+    if (rpc_server && !done) rpc_server->SetHealth(ready, /*live=*/true);
+    if (done) break;
+  }
   const bool stop_requested = engine.board().stopping();
   if (rpc_server) rpc_server->SetServing(false);  // NOT_SERVING once a stop begins
 

@@ -31,6 +31,9 @@ struct Config {
   absl::Duration poll_interval = absl::Seconds(5);
   absl::Duration max_retry_delay = absl::Seconds(30);
   absl::Duration skip_holes_after = absl::ZeroDuration();  // zero: never
+  // Readiness: every destination must show a heartbeat this recent. Default: 3 poll intervals,
+  // at least 15 s.
+  absl::Duration heartbeat_timeout = absl::Seconds(15);
   // Facts worth an info line at start-up (e.g. maxEventsPerWrite raised to its minimum).
   std::vector<std::string> notes;
 };

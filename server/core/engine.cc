@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 #include "server/common/log.h"
@@ -54,7 +55,12 @@ class Worker : public PassObserver {
         continue;
       }
       backoff_.Reset();
-      board_.UpdateDestination(index_, [](DestinationStatus& d) { d.retries = 0; });
+      if (pass->end != PassEnd::kStopped) {
+        board_.UpdateDestination(index_, [](DestinationStatus& d) {
+          d.retries = 0;
+          d.last_heartbeat = absl::Now();
+        });
+      }
       if (pass->end == PassEnd::kStopped) break;
       absl::Duration wait = options_.poll_interval;
       if (pass->end == PassEnd::kHole) {
@@ -101,6 +107,7 @@ class Worker : public PassObserver {
       d.bytes_total += bytes;
       ++d.batches_total;
       d.last_batch_time = now;
+      d.last_heartbeat = now;
       total = d.events_total;
     });
     board_.NoteBatch(index_, now, total);
@@ -183,8 +190,14 @@ class Worker : public PassObserver {
     options.max_events_per_write = options_.max_events_per_write;
     options.up_to_id = bounded_up_to_;
     options.skip_hole_to = skip_hole_to_;
+    const int64_t position_before = position_;
     absl::StatusOr<PassResult> result =
         RunCopyPass(*setup_.source, *setup_.sink, position_, options, *this);
+    if (result.ok() && result->end != PassEnd::kStopped && position_ == position_before) {
+      // Nothing was written: make sure the destination is still there before this pass counts
+      // as a heartbeat.
+      if (absl::Status alive = setup_.sink->Ping(); !alive.ok()) return alive;
+    }
     if (result.ok() && result->end == PassEnd::kCaughtUp && catching_up_ && bounded_up_to_ == 0) {
       catching_up_ = false;
       const double secs = absl::ToDoubleSeconds(absl::Now() - catch_up_start_);
@@ -240,6 +253,9 @@ class Worker : public PassObserver {
   // Returns false when the destination has failed for good.
   bool HandleError(const absl::Status& status) {
     Disconnect();
+    board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+      ++d.errors_by_kind[absl::AsciiStrToLower(absl::StatusCodeToString(status.code()))];
+    });
     catching_up_ = false;
     const absl::Time now = absl::Now();
     if (status.code() == absl::StatusCode::kDataLoss) {

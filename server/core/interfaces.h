@@ -43,7 +43,7 @@ struct FirstEvent {
 
 // The source's newest committed event.
 struct SourceHead {
-  int64_t max_id = 0;                                 // 0 when empty
+  int64_t max_id = 0;                                   // 0 when empty
   absl::Time newest_event_time = absl::InfinitePast();  // its ts; InfinitePast when empty
 };
 
@@ -84,6 +84,9 @@ class EventSink {
   virtual void Close() = 0;
   // The highest id written (0 when empty).
   virtual absl::StatusOr<int64_t> Position() = 0;
+  // Confirms the connection is alive (a pass with nothing to copy does, so an idle destination
+  // that went away is noticed).
+  virtual absl::Status Ping() = 0;
   // The event with the lowest id; nullopt when empty.
   virtual absl::StatusOr<std::optional<FirstEvent>> First() = 0;
   // Opens a transaction after checking, inside it, that the position is still `position` (Aborted

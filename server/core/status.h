@@ -4,6 +4,7 @@
 // serves these; the engine never reads them back to make decisions.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,12 @@ enum class DestinationState {
 };
 
 absl::string_view StateName(DestinationState state);
+
+// Every state, for exporters that list them all.
+inline constexpr DestinationState kAllStates[] = {
+    DestinationState::kStarting, DestinationState::kConnecting, DestinationState::kCatchingUp,
+    DestinationState::kInSync,   DestinationState::kRetrying,   DestinationState::kWaitingAtHole,
+    DestinationState::kFailed,   DestinationState::kStopped};
 
 struct DestinationStatus {
   std::string name;
@@ -47,6 +54,11 @@ struct DestinationStatus {
   absl::Time hole_since = absl::InfinitePast();
   // The ts of the first event it lacks, when known (for lag_seconds).
   absl::Time oldest_missing = absl::InfinitePast();
+  // The replication loop's last sign of life: a batch committed, or a pass that ended in sync or
+  // at a hole. Readiness is judged by it.
+  absl::Time last_heartbeat = absl::InfinitePast();
+  // Errors by kind: the lower-case canonical code ("unavailable", "failed_precondition", ...).
+  std::map<std::string, int64_t> errors_by_kind;
 };
 
 struct SourceStatus {
@@ -60,6 +72,18 @@ struct SourceStatus {
   std::string last_error;
   absl::Time last_error_time = absl::InfinitePast();
 };
+
+// Readiness: the replicator is doing its job, not merely running. Ready when no stop has begun
+// and every destination has a heartbeat younger than `heartbeat_timeout` (so it has not failed,
+// and is not stuck retrying or in a call that does not return). `reason` says why not.
+struct Readiness {
+  bool ready = false;
+  std::string reason;
+};
+
+struct EngineStatus;
+Readiness AssessReadiness(const EngineStatus& status, absl::Time now,
+                          absl::Duration heartbeat_timeout);
 
 struct EngineStatus {
   absl::Time start_time;

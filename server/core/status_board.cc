@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace slate::core {
 namespace {
 constexpr absl::Duration kRateWindow = absl::Seconds(10);
@@ -27,6 +29,35 @@ absl::string_view StateName(DestinationState state) {
       return "stopped";
   }
   return "unknown";
+}
+
+Readiness AssessReadiness(const EngineStatus& status, absl::Time now,
+                          absl::Duration heartbeat_timeout) {
+  Readiness r;
+  if (status.stopping) {
+    r.reason = "stopping";
+    return r;
+  }
+  for (const DestinationStatus& d : status.destinations) {
+    if (d.state == DestinationState::kFailed) {
+      r.reason = absl::StrCat("destination ", d.name, " failed: ", d.last_error);
+      return r;
+    }
+    if (d.last_heartbeat == absl::InfinitePast()) {
+      r.reason = absl::StrCat("destination ", d.name, " has not completed a pass yet (",
+                              StateName(d.state), ")");
+      return r;
+    }
+    if (now - d.last_heartbeat > heartbeat_timeout) {
+      r.reason = absl::StrCat(
+          "destination ", d.name, " has had no heartbeat for ",
+          absl::FormatDuration(absl::Trunc(now - d.last_heartbeat, absl::Seconds(1))), " (",
+          StateName(d.state), d.last_error.empty() ? "" : absl::StrCat(": ", d.last_error), ")");
+      return r;
+    }
+  }
+  r.ready = true;
+  return r;
 }
 
 StatusBoard::StatusBoard(SourceStatus source, std::vector<DestinationStatus> destinations) {

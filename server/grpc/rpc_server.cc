@@ -76,10 +76,12 @@ absl::StatusOr<std::unique_ptr<RpcServer>> RpcServer::Start(const RpcOptions& op
 
 RpcServer::~RpcServer() { Shutdown(absl::Seconds(1)); }
 
-void RpcServer::SetServing(bool serving) {
-  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
-    server_->GetHealthCheckService()->SetServingStatus(serving);
-  }
+void RpcServer::SetHealth(bool ready, bool live) {
+  if (server_ == nullptr || server_->GetHealthCheckService() == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", ready);
+  health->SetServingStatus(
+      std::string(::slate::replicator::v1::ReplicatorService::service_full_name()), live);
 }
 
 void RpcServer::Shutdown(absl::Duration deadline) {

@@ -33,8 +33,11 @@ class RpcServer {
 
   int port() const { return port_; }
   bool tls() const { return tls_; }
-  // The health service's answer for every service name.
-  void SetServing(bool serving);
+  // The health service's answers: the overall service "" is readiness (replicating and recently
+  // heartbeating); "slate.replicator.v1.ReplicatorService" is liveness (up, no stop begun).
+  void SetHealth(bool ready, bool live);
+  // Both at once (tests, shutdown).
+  void SetServing(bool serving) { SetHealth(serving, serving); }
   // Stops accepting calls; calls still running are cancelled after `deadline`.
   void Shutdown(absl::Duration deadline);
 

@@ -192,6 +192,8 @@ class PgEventSink : public core::EventSink {
 
   absl::StatusOr<std::optional<core::FirstEvent>> First() override { return ReadFirst(conn_); }
 
+  absl::Status Ping() override { return conn_.Exec("SELECT 1"); }
+
   absl::Status BeginBatch(int64_t position) override {
     if (absl::Status s = conn_.Exec("BEGIN"); !s.ok()) return s;
     in_tx_ = true;

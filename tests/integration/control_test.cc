@@ -177,7 +177,7 @@ TEST_F(ControlTest, ATokenIsRequiredWhenSet) {
   EXPECT_EQ(Ctl({"status"}, &out, {"SLATE_TOKEN=t0ken-42"}), 0) << out;
   const std::string token_file = WriteFile(cluster().dir(), "token", "t0ken-42\n");
   EXPECT_EQ(Ctl({"status", "--token-file", token_file}, &out), 0) << out;
-  EXPECT_EQ(Ctl({"health"}, &out), 0) << out;  // health needs none
+  EXPECT_TRUE(WaitUntil([&] { return Ctl({"health"}, &out) == 0; })) << out;  // needs no token
   EXPECT_EQ(Ctl({"stop", "--no-wait"}, &out), 1) << out;
   EXPECT_EQ(Ctl({"stop"}, &out, {"SLATE_TOKEN=t0ken-42"}), 0) << out;
   EXPECT_EQ(replicator_->Log().find("t0ken-42"), std::string::npos) << "the token was logged";
@@ -217,7 +217,7 @@ TEST_F(ControlTest, MutualTlsWithCertificatesMadeHere) {
   EXPECT_EQ(Ctl({"status"}, &out), 3) << "plaintext to a TLS server\n" << out;
   args = {"health"};
   args.insert(args.end(), tls.begin(), tls.end());
-  EXPECT_EQ(Ctl(args, &out), 0) << out;
+  EXPECT_TRUE(WaitUntil([&] { return Ctl(args, &out) == 0; })) << out;
 }
 
 TEST_F(ControlTest, APythonClientGeneratedFromTheProtoReadsStatusAndReflection) {

@@ -105,6 +105,11 @@ absl::Status FakeEventSink::Connect() {
   return db_.faults_.Take(db_.faults_.connect);
 }
 
+absl::Status FakeEventSink::Ping() {
+  absl::MutexLock lock(&db_.faults_.mu);
+  return db_.faults_.outage;
+}
+
 absl::Status FakeEventSink::BeginBatch(int64_t position) {
   if (absl::Status s = db_.faults_.Take(db_.faults_.begin); !s.ok()) return s;
   if (db_.Position() != position) {

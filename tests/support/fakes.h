@@ -98,6 +98,7 @@ class FakeEventSink : public core::EventSink {
     in_batch_ = false;
   }
   absl::StatusOr<int64_t> Position() override { return db_.Position(); }
+  absl::Status Ping() override;
   absl::StatusOr<std::optional<core::FirstEvent>> First() override;
   absl::Status BeginBatch(int64_t position) override;
   absl::Status Write(const core::EventRow& row) override;

@@ -1,6 +1,9 @@
 #include "tests/support/replication.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,6 +102,9 @@ absl::StatusOr<std::unique_ptr<ReplicatorProcess>> ReplicatorProcess::Start(
   if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});  // parallel tests: no fixed port
   }
+  if (std::find(extra_args.begin(), extra_args.end(), "--metrics-listen") == extra_args.end()) {
+    argv.insert(argv.end(), {"--metrics-listen", "127.0.0.1:0"});
+  }
   SpawnOptions options;
   options.output_path = p->log_path_;
   options.parent_death_signal = SIGKILL;
@@ -128,20 +134,31 @@ absl::StatusOr<int> ReplicatorProcess::Wait(absl::Duration timeout) {
 
 std::string ReplicatorProcess::Log() const { return ReadFile(log_path_); }
 
-int ReplicatorProcess::WaitForControlPort(absl::Duration timeout) const {
+namespace {
+// The port logged with `message` ("control API listening", "metrics listening").
+int LoggedPort(const ReplicatorProcess& p, const std::string& message, absl::Duration timeout) {
   int port = 0;
   WaitUntil(
       [&] {
-        const std::string log = Log();
-        const size_t at = log.find("\"message\":\"control API listening\"");
+        const std::string log = p.Log();
+        const size_t at = log.find(absl::StrCat("\"message\":\"", message, "\""));
         if (at == std::string::npos) return false;
-        const size_t p = log.find("\"port\":", at);
-        if (p == std::string::npos) return false;
-        port = std::atoi(log.c_str() + p + 7);
+        const size_t q = log.find("\"port\":", at);
+        if (q == std::string::npos) return false;
+        port = std::atoi(log.c_str() + q + 7);
         return port > 0;
       },
       timeout);
   return port;
+}
+}  // namespace
+
+int ReplicatorProcess::WaitForControlPort(absl::Duration timeout) const {
+  return LoggedPort(*this, "control API listening", timeout);
+}
+
+int ReplicatorProcess::WaitForMetricsPort(absl::Duration timeout) const {
+  return LoggedPort(*this, "metrics listening", timeout);
 }
 
 int RunReplicator(const std::vector<std::string>& args, std::string* output) {
@@ -150,7 +167,7 @@ int RunReplicator(const std::vector<std::string>& args, std::string* output) {
   argv.insert(argv.end(), args.begin(), args.end());
   if (std::find(args.begin(), args.end(), "-c") != args.end() &&
       std::find(args.begin(), args.end(), "--listen") == args.end()) {
-    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
   }
   SpawnOptions options;
   options.output_path = out_path;
@@ -176,6 +193,54 @@ int RunSlatectl(const std::vector<std::string>& args, std::string* output,
   auto rc = RunProcess(argv, options);
   *output = ReadFile(out_path);
   return rc.ok() ? *rc : -1;
+}
+
+}  // namespace slate::testing
+
+namespace slate::testing {
+
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("connect to port ", port, " failed"));
+  }
+  const std::string request =
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return absl::UnavailableError("write failed");
+  }
+  std::string response;
+  char buf[8192];
+  ssize_t n = 0;
+  while ((n = read(fd, buf, sizeof buf)) > 0) response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (response.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) {
+    return absl::InternalError(absl::StrCat("not an HTTP response: ", response.substr(0, 200)));
+  }
+  if (response.find(" 200 ") > response.find("\r\n")) {
+    return absl::InternalError(response.substr(0, response.find("\r\n")));
+  }
+  return response.substr(body + 4);
+}
+
+absl::StatusOr<double> Sample(const std::string& exposition, const std::string& name,
+                              const std::string& labels) {
+  const std::string key = labels.empty() ? name + " " : absl::StrCat(name, "{", labels, "} ");
+  size_t at = 0;
+  while ((at = exposition.find(key, at)) != std::string::npos) {
+    if (at == 0 || exposition[at - 1] == '\n') {
+      return std::strtod(exposition.c_str() + at + key.size(), nullptr);
+    }
+    at += key.size();
+  }
+  return absl::NotFoundError(absl::StrCat("no sample ", key));
 }
 
 }  // namespace slate::testing

@@ -55,11 +55,20 @@ class ReplicatorProcess {
   // The control API's port (it listens on 127.0.0.1:0 unless told otherwise), once it logged it;
   // 0 if it has not within `timeout`.
   int WaitForControlPort(absl::Duration timeout = absl::Seconds(60)) const;
+  // The metrics port, likewise.
+  int WaitForMetricsPort(absl::Duration timeout = absl::Seconds(60)) const;
 
  private:
   pid_t pid_ = -1;
   std::string log_path_;
 };
+
+// GET http://127.0.0.1:<port><path>; the body, or an error.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+// The value of the sample `name{labels}` (labels as written, "" for none) in a Prometheus
+// exposition; NotFound if absent.
+absl::StatusOr<double> Sample(const std::string& exposition, const std::string& name,
+                              const std::string& labels = "");
 
 // Runs slate-replicator to completion (e.g. --dry-run); returns the exit code and its output.
 int RunReplicator(const std::vector<std::string>& args, std::string* output);

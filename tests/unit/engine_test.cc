@@ -105,6 +105,21 @@ TEST_F(EngineTest, AnUnreachableDestinationDoesNotHoldBackTheOther) {
   EXPECT_EQ(engine_->Snapshot().destinations[1].retries, 0);
 }
 
+TEST_F(EngineTest, AnIdleDestinationThatGoesAwayIsNoticed) {
+  source_.AddTransaction(3);
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 3));
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().outage = absl::UnavailableError("gone while idle");
+  }
+  WakeWith(3);  // a pass with nothing to copy
+  ASSERT_TRUE(AwaitState(0, core::DestinationState::kRetrying));
+  EXPECT_NE(engine_->Snapshot().destinations[0].last_error.find("gone while idle"),
+            std::string::npos);
+}
+
 TEST_F(EngineTest, ABrokenInvariantFailsOnlyThatDestination) {
   for (int i = 0; i < 4; ++i) source_.AddTransaction(5);
   Build(2);
