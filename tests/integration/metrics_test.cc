@@ -47,7 +47,8 @@ TEST(MetricsTest, AScrapeDuringACatchUpMatchesTheDatabases) {
     if (!body.ok()) return false;
     text = *body;
     max_lag = std::max(max_lag, Must(Sample(text, "slate_replicator_destination_lag_events", d)));
-    return Must(Sample(text, "slate_replicator_destination_position", d)) == static_cast<double>(total) &&
+    return Must(Sample(text, "slate_replicator_destination_position", d)) ==
+               static_cast<double>(total) &&
            Must(Sample(text, "slate_replicator_destination_lag_events", d)) == 0 &&
            Must(Sample(text, "slate_replicator_ready")) == 1;
   })) << text;
@@ -74,7 +75,8 @@ TEST(MetricsTest, AScrapeDuringACatchUpMatchesTheDatabases) {
     auto body = HttpGet(port, "/metrics");
     if (!body.ok()) return false;
     text = *body;
-    return Must(Sample(text, "slate_replicator_destination_events_copied_total", d)) == static_cast<double>(total + 3);
+    return Must(Sample(text, "slate_replicator_destination_events_copied_total", d)) ==
+           static_cast<double>(total + 3);
   })) << text;
   EXPECT_GE(Must(Sample(text, "slate_replicator_source_notifications_total")), 3);
 }
