@@ -53,8 +53,14 @@ BEGIN
   END IF;
   SELECT id.id INTO next_id FROM id;
   UPDATE id SET id = next_id + n;
-  EXECUTE 'INSERT INTO events (id, ts, event) VALUES ' || insertValues
-    USING ARRAY(SELECT generate_series(next_id, next_id + n - 1)), insert_ts;
+  -- Each tuple's "$1[k]" becomes "<next_id - 1> + k": subscripting an n-element array parameter
+  -- n times copies it each time (quadratic memory: a 60,000-event call needed gigabytes). Only
+  -- the tuple heads matched above are rewritten; text inside events is untouched (a match there
+  -- would have broken the 1..n sequence, or the row count below).
+  EXECUTE 'INSERT INTO events (id, ts, event) VALUES ' ||
+          regexp_replace(insertValues, '\(\s*\$1\[(\d+)\]\s*,\s*\$2\s*,',
+                         '(' || (next_id - 1) || ' + \1, $2,', 'g')
+    USING next_id, insert_ts;
   GET DIAGNOSTICS inserted = ROW_COUNT;
   IF inserted <> n THEN
     RAISE EXCEPTION 'insert_events: % rows given but % ids written as $1[k]', inserted, n

@@ -57,6 +57,32 @@ TEST_F(SchemaTest, InsertEventsSharesTsAcrossCallsInOneTransaction) {
             "1,2,3");
 }
 
+TEST_F(SchemaTest, InsertEventsHandlesLargeCallsAndLeavesEventTextAlone) {
+  // One call of 30,000 events (a naive $1[k] over an id array needs gigabytes for this).
+  Exec(source_,
+       "SELECT insert_events((SELECT string_agg(format('($1[%s], $2, %L)', k, "
+       "json_build_object('k', k)::text), ', ') FROM generate_series(1, 30000) k))");
+  EXPECT_EQ(QueryValue(source_,
+                       "SELECT count(*) || ',' || max(id) || ',' || count(DISTINCT ts) "
+                       "FROM events"),
+            "30000,30000,1");
+  EXPECT_EQ(QueryInt(source_, "SELECT count(*) FROM events WHERE (event->>'k')::int <> id"), 0);
+  // Text inside an event that looks like the placeholders is data, kept as is...
+  Exec(source_, R"sql(SELECT insert_events($v$($1[1], $2, '{"note": "$1[9] and $2"}')$v$))sql");
+  EXPECT_EQ(QueryValue(source_, "SELECT event->>'note' FROM events WHERE id = 30001"),
+            "$1[9] and $2");
+  // ...but a whole tuple head inside an event is refused, never half-rewritten.
+  try {
+    Exec(source_, R"sql(SELECT insert_events($v$($1[1], $2, '{"note": "($1[2], $2, x)"}')$v$))sql");
+    ADD_FAILURE() << "a tuple head inside an event was accepted";
+  } catch (const pqxx::sql_error& e) {
+    EXPECT_NE(std::string(e.what()).find("1 rows given but 2 ids written as $1[k]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(QueryInt(source_, "SELECT count(*) FROM events"), 30001);
+}
+
 TEST_F(SchemaTest, InsertEventsRejectsMalformedValues) {
   const std::vector<std::string> bad = {
       "(1, $2, '{}')",                         // id not written $1[k]
