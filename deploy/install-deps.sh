@@ -17,7 +17,7 @@ PACKAGES=(
   # PostgreSQL 15 for the demo and the integration tests (brings dblink and psql)
   postgresql-15 postgresql-client-15
   # the control API from Python (a test), certificates for the TLS test
-  python3 python3-grpcio python3-protobuf openssl
+  python3 python3-grpcio python3-protobuf python3-yaml openssl
   # promtool, to check deploy/prometheus/alerts.yml (a test)
   prometheus
   # runuser/setpriv to drop root for PostgreSQL
