@@ -12,5 +12,6 @@ int RunStatus(const std::vector<std::string>& args);
 int RunValidate(const std::vector<std::string>& args);
 int RunStop(const std::vector<std::string>& args);
 int RunHealth(const std::vector<std::string>& args);
+int RunVerify(const std::vector<std::string>& args);
 
 }  // namespace slate::ctl

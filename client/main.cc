@@ -21,6 +21,8 @@ const Subcommand kSubcommands[] = {
     {"validate", "run the start-up validation (a dry run) on the server", slate::ctl::RunValidate},
     {"stop", "stop the replicator gracefully", slate::ctl::RunStop},
     {"health", "ask the standard gRPC health service", slate::ctl::RunHealth},
+    {"verify", "prove destinations equal the source (checksums in the databases)",
+     slate::ctl::RunVerify},
     {"init-db", "create a slate source or destination database", slate::ctl::RunInitDb},
 };
 

@@ -1,0 +1,22 @@
+#pragma once
+
+// core::VerifyTarget on PostgreSQL: checksums computed by the server (no table transfer), in a
+// session that cannot write (default_transaction_read_only).
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+#include "server/common/conn_params.h"
+#include "server/core/verify.h"
+
+namespace slate::pg {
+
+// `ts_millis`: compare ts truncated to the millisecond (destinations written by the original Node
+// replicator). Unavailable when the database cannot be reached.
+absl::StatusOr<std::unique_ptr<core::VerifyTarget>> NewVerifyTarget(const ConnParams& params,
+                                                                    const std::string& what,
+                                                                    bool ts_millis);
+
+}  // namespace slate::pg

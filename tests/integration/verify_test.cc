@@ -1,0 +1,112 @@
+// slatectl verify on real databases.
+
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+#include "tests/support/db.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/replication.h"
+
+namespace slate::testing {
+namespace {
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src_ = UniqueName("src");
+    dst_ = UniqueName("dst");
+    ASSERT_TRUE(c().CreateSlateDatabase(src_, pg::TableType::kSource).ok());
+    ASSERT_TRUE(c().CreateSlateDatabase(dst_, pg::TableType::kDestination).ok());
+    FillSource(c().ConnInfo(src_), 400, 1, 50);
+    config_ = WriteFile(c().dir(), "config.json", ConfigJson(c().Params(src_), {c().Params(dst_)}));
+    // A real replica, made by the replicator.
+    auto r = ReplicatorProcess::Start(config_);
+    ASSERT_TRUE(r.ok());
+    const std::string want = Digest(c().ConnInfo(src_));
+    ASSERT_TRUE(WaitUntil([&] { return Digest(c().ConnInfo(dst_)) == want; }));
+    (*r)->Signal(SIGTERM);
+    ASSERT_TRUE((*r)->Wait().ok());
+    total_ = Count(c().ConnInfo(src_));
+  }
+  PgCluster& c() { return SharedCluster(); }
+  std::string Dst() { return c().ConnInfo(dst_); }
+  int Verify(std::vector<std::string> extra, std::string* out) {
+    std::vector<std::string> args = {"verify", "-c", config_, "--chunk", "1000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunSlatectl(args, out);
+  }
+  std::string name() { return absl::StrCat("127.0.0.1:", c().port(), "/", dst_); }
+
+  std::string src_, dst_, config_;
+  long long total_ = 0;
+};
+
+TEST_F(VerifyTest, AFaithfulReplicaIsIdentical) {
+  std::string out;
+  EXPECT_EQ(Verify({}, &out), 0) << out;
+  EXPECT_NE(out.find(absl::StrCat(name(), ": identical (", total_, " events)")), std::string::npos)
+      << out;
+  EXPECT_EQ(Verify({"-o", "json"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"outcome\":\"identical\""), std::string::npos) << out;
+}
+
+TEST_F(VerifyTest, BehindIsReportedAndPassesUpToItsPosition) {
+  Exec(Dst(), absl::StrCat("DELETE FROM events WHERE id > ", total_ - 10));
+  std::string out;
+  EXPECT_EQ(Verify({}, &out), 1) << out;
+  EXPECT_NE(out.find(absl::StrCat("behind by 10 (has ", total_ - 10, " of ", total_)),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Verify({"--up-to-position"}, &out), 0) << out;
+  EXPECT_NE(out.find("identical up to its position"), std::string::npos) << out;
+}
+
+TEST_F(VerifyTest, AChangedRowIsFoundWithBothSummaries) {
+  const long long id = total_ / 2 + 7;
+  Exec(Dst(),
+       absl::StrCat("UPDATE events SET event = event || '{\"tampered\": true}' WHERE id = ", id));
+  std::string out;
+  EXPECT_EQ(Verify({}, &out), 1) << out;
+  EXPECT_NE(out.find(absl::StrCat(name(), ": differs at id ", id)), std::string::npos) << out;
+  EXPECT_NE(out.find(absl::StrCat("  source:      id ", id)), std::string::npos) << out;
+  EXPECT_NE(out.find(absl::StrCat("  destination: id ", id)), std::string::npos) << out;
+  EXPECT_EQ(Verify({"-o", "json"}, &out), 1) << out;
+  EXPECT_NE(out.find(absl::StrCat("\"first_difference\":", id)), std::string::npos) << out;
+}
+
+TEST_F(VerifyTest, DisplayScaleAndMillisecondsAreDifferencesUnlessAsked) {
+  // What the original Node replicator did: ts to the millisecond.
+  Exec(Dst(), "UPDATE events SET ts = date_trunc('milliseconds', ts)");
+  std::string out;
+  EXPECT_EQ(Verify({}, &out), 1) << out;
+  EXPECT_EQ(Verify({"--ts-millis"}, &out), 0) << out;
+  // A number's display scale (1.50 vs 1.5) is a difference in bytes, even where jsonb equality
+  // would call them equal.
+  Exec(Dst(),
+       "UPDATE events SET event = jsonb_set(event, '{value,amount}', "
+       "to_jsonb(round((event #>> '{value,amount}')::numeric, 12))) WHERE id = 3");
+  ASSERT_EQ(QueryValue(Dst(), "SELECT '{\"a\": 1.50}'::jsonb = '{\"a\": 1.5}'::jsonb"), "t")
+      << "the premise: jsonb equality ignores display scale";
+  EXPECT_EQ(Verify({"--ts-millis"}, &out), 1) << out;
+  EXPECT_NE(out.find("differs at id 3"), std::string::npos) << out;
+}
+
+TEST_F(VerifyTest, RowsBeyondTheSourceAndUnreachableDatabases) {
+  Exec(Dst(), absl::StrCat("INSERT INTO events VALUES (", total_ + 1, ", now(), '{}')"));
+  std::string out;
+  EXPECT_EQ(Verify({}, &out), 1) << out;
+  EXPECT_NE(out.find(absl::StrCat("differs at id ", total_ + 1)), std::string::npos) << out;
+  EXPECT_NE(out.find("source:      (no row)"), std::string::npos) << out;
+  ConnParams gone = c().Params(dst_);
+  gone.port = 1;
+  const std::string bad = WriteFile(c().dir(), "config.json", ConfigJson(c().Params(src_), {gone}));
+  EXPECT_EQ(RunSlatectl({"verify", "-c", bad}, &out), 3) << out;
+  EXPECT_NE(out.find("cannot verify"), std::string::npos) << out;
+  EXPECT_EQ(RunSlatectl({"verify"}, &out), 2) << out;
+  EXPECT_EQ(Verify({"--destination", "nope"}, &out), 2) << out;
+}
+
+}  // namespace
+}  // namespace slate::testing
