@@ -46,6 +46,7 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
   options.poll_interval = config.poll_interval;
   options.max_retry_delay = config.max_retry_delay;
   options.skip_holes_after = config.skip_holes_after;
+  options.stall_timeout = config.stall_timeout;
   ConnParams source = config.source.params;
   source.application_name = application_name;
   const std::string source_what = absl::StrCat("source (", source.Describe(), ")");

@@ -176,7 +176,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   Config config;
   CheckKeys(root, "",
             {"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations",
-             "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout"},
+             "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout", "stallTimeout"},
             errors);
 
   if (auto n = GetInt(root, "maxEventsPerWrite", "", 1, 100000000, "events", errors)) {
@@ -201,6 +201,9 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   config.heartbeat_timeout = std::max(absl::Seconds(15), 3 * config.poll_interval);
   if (auto ms = GetInt(root, "heartbeatTimeout", "", 1000, 86400000, "milliseconds", errors)) {
     config.heartbeat_timeout = absl::Milliseconds(*ms);
+  }
+  if (auto ms = GetInt(root, "stallTimeout", "", 1000, 86400000, "milliseconds", errors)) {
+    config.stall_timeout = absl::Milliseconds(*ms);
   }
   // libpq counts whole seconds: round up.
   const int timeout_s = static_cast<int>((config.connect_timeout_ms + 999) / 1000);
@@ -285,6 +288,7 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   out.emplace_back("pollInterval", absl::FormatDuration(config.poll_interval));
   out.emplace_back("maxRetryDelay", absl::FormatDuration(config.max_retry_delay));
   out.emplace_back("heartbeatTimeout", absl::FormatDuration(config.heartbeat_timeout));
+  out.emplace_back("stallTimeout", absl::FormatDuration(config.stall_timeout));
   out.emplace_back("skipHolesAfter", config.skip_holes_after == absl::ZeroDuration()
                                          ? std::string("never (holes are held)")
                                          : absl::FormatDuration(config.skip_holes_after));

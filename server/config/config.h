@@ -34,6 +34,8 @@ struct Config {
   // Readiness: every destination must show a heartbeat this recent. Default: 3 poll intervals,
   // at least 15 s.
   absl::Duration heartbeat_timeout = absl::Seconds(15);
+  // A database call with no progress for this long is interrupted and retried.
+  absl::Duration stall_timeout = absl::Seconds(60);
   // Facts worth an info line at start-up (e.g. maxEventsPerWrite raised to its minimum).
   std::vector<std::string> notes;
 };

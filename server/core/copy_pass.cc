@@ -106,6 +106,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, EventSink& sink, int
     }
     if (!batch.open() || batch.rows() == 0 || row.ts != last_ts) group_first_id = row.id;
     if (absl::Status s = batch.Write(row); !s.ok()) return s;
+    observer.OnRow();
     last_id = row.id;
     last_ts = row.ts;
   }

@@ -46,6 +46,8 @@ class PassObserver {
   // A batch is about to start with the row at `first_ts` (the oldest event the destination lacks).
   virtual void OnBatchStart(int64_t first_ts) = 0;
   virtual void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) = 0;
+  // A row was written to the open batch (progress, for the stall watchdog).
+  virtual void OnRow() {}
 };
 
 absl::StatusOr<PassResult> RunCopyPass(EventSource& source, EventSink& sink, int64_t position,

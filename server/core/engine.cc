@@ -32,24 +32,51 @@ SourceStatus InitialSource(std::string dsn) {
   return s;
 }
 
+// Marks a thread busy in database calls for the watchdog, for one scope.
+class Busy {
+ public:
+  explicit Busy(Activity& a) : a_(a) {
+    a_.ticks.fetch_add(1, std::memory_order_relaxed);
+    a_.busy.store(true);
+  }
+  ~Busy() {
+    a_.busy.store(false);
+    a_.ticks.fetch_add(1, std::memory_order_relaxed);
+  }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+
+ private:
+  Activity& a_;
+};
+
 // One destination's loop state, and the observer its passes report to.
 class Worker : public PassObserver {
  public:
-  Worker(const EngineOptions& options, DestinationSetup& setup, StatusBoard& board, size_t index)
+  Worker(const EngineOptions& options, DestinationSetup& setup, StatusBoard& board, size_t index,
+         Activity& activity)
       : options_(options),
         setup_(setup),
         board_(board),
         index_(index),
+        activity_(activity),
         log_(log::Get("engine")),
         backoff_(options.initial_retry_delay, options.max_retry_delay) {}
 
   void Run() {
     uint64_t seen = 0;
     while (!board_.stopping()) {
-      if (!connected_ && !Connect()) continue;
+      if (!connected_) {
+        Busy busy(activity_);
+        if (!Connect()) continue;
+      }
       // Wake-ups before this point are served by this pass: it sees everything they announce.
       seen = board_.wake_generation();
-      absl::StatusOr<PassResult> pass = Pass();
+      absl::StatusOr<PassResult> pass;
+      {
+        Busy busy(activity_);
+        pass = Pass();
+      }
       if (!pass.ok()) {
         if (!HandleError(pass.status())) return;  // failed for good
         continue;
@@ -92,6 +119,7 @@ class Worker : public PassObserver {
 
   // PassObserver
   bool StopRequested() override { return board_.stopping(); }
+  void OnRow() override { activity_.ticks.fetch_add(1, std::memory_order_relaxed); }
   void OnBatchStart(int64_t first_ts) override {
     board_.UpdateDestination(index_,
                              [&](DestinationStatus& d) { d.oldest_missing = EventTime(first_ts); });
@@ -99,6 +127,7 @@ class Worker : public PassObserver {
   void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) override {
     position_ = position;
     events_copied_ += events;
+    activity_.ticks.fetch_add(1, std::memory_order_relaxed);
     const absl::Time now = absl::Now();
     int64_t total = 0;
     board_.UpdateDestination(index_, [&](DestinationStatus& d) {
@@ -319,6 +348,7 @@ class Worker : public PassObserver {
   DestinationSetup& setup_;
   StatusBoard& board_;
   const size_t index_;
+  Activity& activity_;
   std::shared_ptr<spdlog::logger> log_;
   Backoff backoff_;
   bool connected_ = false;
@@ -341,7 +371,11 @@ Engine::Engine(EngineOptions options, std::string source_dsn, std::unique_ptr<Wa
     : options_(options),
       wakeups_(std::move(wakeups)),
       destinations_(std::move(destinations)),
-      board_(InitialSource(std::move(source_dsn)), InitialStatuses(destinations_)) {}
+      board_(InitialSource(std::move(source_dsn)), InitialStatuses(destinations_)) {
+  for (size_t i = 0; i <= destinations_.size(); ++i) {
+    activities_.push_back(std::make_unique<Activity>());
+  }
+}
 
 Engine::~Engine() {
   RequestStop();
@@ -356,6 +390,39 @@ void Engine::Start() {
   for (size_t i = 0; i < destinations_.size(); ++i) {
     threads_.emplace_back([this, i] { WorkerLoop(i); });
   }
+  if (options_.stall_timeout > absl::ZeroDuration()) {
+    watchdog_ = std::thread([this] { WatchdogLoop(); });
+  }
+}
+
+void Engine::WatchdogLoop() {
+  auto log = log::Get("engine");
+  const absl::Duration tick = std::min(absl::Seconds(1), options_.stall_timeout / 4);
+  std::vector<uint64_t> last_ticks(activities_.size(), 0);
+  std::vector<absl::Time> last_change(activities_.size(), absl::Now());
+  while (!threads_done_.WaitForNotificationWithTimeout(tick)) {
+    const absl::Time now = absl::Now();
+    for (size_t i = 0; i < activities_.size(); ++i) {
+      const uint64_t ticks = activities_[i]->ticks.load();
+      if (!activities_[i]->busy.load() || ticks != last_ticks[i]) {
+        last_ticks[i] = ticks;
+        last_change[i] = now;
+        continue;
+      }
+      if (now - last_change[i] < options_.stall_timeout) continue;
+      last_change[i] = now;  // once per stall timeout
+      const bool listener = i == destinations_.size();
+      log::Warn(*log, "no progress inside a database call; interrupting its connections",
+                {{"thread", listener ? std::string("listener") : destinations_[i].name},
+                 {"stalled_seconds", absl::ToDoubleSeconds(options_.stall_timeout)}});
+      if (listener) {
+        wakeups_->Interrupt();
+      } else {
+        destinations_[i].sink->Interrupt();
+        destinations_[i].source->Interrupt();
+      }
+    }
+  }
 }
 
 void Engine::RequestStop() {
@@ -368,6 +435,9 @@ void Engine::Join() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The watchdog outlives the others, so a thread stuck in a call during a stop is freed too.
+  if (!threads_done_.HasBeenNotified()) threads_done_.Notify();
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 bool Engine::AllDestinationsEnded() const {
@@ -378,7 +448,7 @@ bool Engine::AllDestinationsEnded() const {
 }
 
 void Engine::WorkerLoop(size_t index) {
-  Worker worker(options_, destinations_[index], board_, index);
+  Worker worker(options_, destinations_[index], board_, index, *activities_[index]);
   worker.Run();
 }
 
@@ -401,15 +471,24 @@ bool Engine::ConnectListener() {
 void Engine::ListenLoop(bool connected) {
   auto log = log::Get("engine");
   Backoff backoff(options_.initial_retry_delay, options_.max_retry_delay);
+  Activity& activity = *activities_.back();
+  absl::Time last_ping = absl::Now();
   while (!board_.stopping()) {
     if (!connected) {
       if (!board_.SleepUnlessStopped(backoff.Next())) break;
+      Busy busy(activity);
       if (!ConnectListener()) continue;
       connected = true;
       backoff.Reset();
       board_.Notify();  // a full pass after every reconnect: nothing missed while away
     }
-    absl::StatusOr<std::vector<std::string>> payloads = wakeups_->Wait(options_.listen_wait);
+    absl::StatusOr<std::vector<std::string>> payloads = std::vector<std::string>{};
+    if (absl::Now() - last_ping >= options_.listen_ping_interval) {
+      last_ping = absl::Now();
+      Busy busy(activity);
+      if (absl::Status s = wakeups_->Ping(); !s.ok()) payloads = s;
+    }
+    if (payloads.ok()) payloads = wakeups_->Wait(options_.listen_wait);
     if (!payloads.ok()) {
       log::Warn(*log, "lost the notification connection; reconnecting",
                 {{"error", log::StatusText(payloads.status())}});

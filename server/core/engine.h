@@ -6,11 +6,13 @@
 // others. Start() once; RequestStop() from any thread (signal handler thread, the Stop RPC); Join()
 // returns when every thread has ended. Snapshot() is cheap and thread-safe.
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 
 #include "server/core/interfaces.h"
@@ -26,6 +28,17 @@ struct EngineOptions {
   absl::Duration skip_holes_after = absl::ZeroDuration();  // zero: never skip a hole
   absl::Duration progress_interval = absl::Seconds(10);    // catch-up progress log lines
   absl::Duration listen_wait = absl::Milliseconds(250);    // listener's stop latency
+  // A thread inside a database call with no progress for this long has its connections
+  // interrupted (a blackholed peer never answers; keepalives cannot tell). Zero: never.
+  absl::Duration stall_timeout = absl::Seconds(60);
+  // How often the listener makes a round trip on its connection, so a silent one is noticed.
+  absl::Duration listen_ping_interval = absl::Seconds(10);
+};
+
+// Progress of one engine thread, for the stall watchdog.
+struct Activity {
+  std::atomic<bool> busy{false};   // inside a database call
+  std::atomic<uint64_t> ticks{0};  // bumped on every sign of progress
 };
 
 struct DestinationSetup {
@@ -56,13 +69,18 @@ class Engine {
  private:
   bool ConnectListener();  // one attempt; records the outcome on the board
   void ListenLoop(bool connected);
+  void WatchdogLoop();
   void WorkerLoop(size_t index);
 
   const EngineOptions options_;
   std::unique_ptr<WakeupSource> wakeups_;
   std::vector<DestinationSetup> destinations_;
   StatusBoard board_;
+  // One per destination, then the listener's.
+  std::vector<std::unique_ptr<Activity>> activities_;
   std::vector<std::thread> threads_;
+  std::thread watchdog_;
+  absl::Notification threads_done_;
 };
 
 }  // namespace slate::core

@@ -2,8 +2,10 @@
 
 // The engine reaches databases only through these interfaces; server/postgres/ implements them
 // with libpq, tests implement them with fakes (tests/support/fakes.h). Implementations are used
-// by one thread at a time and need not be thread-safe. Every error is an absl::Status with a
-// canonical code (server/postgres/pg_status.h says which):
+// by one thread at a time and need not be thread-safe, except Interrupt(): the engine's stall
+// watchdog calls it from its own thread while another call may block, and that call must then
+// fail promptly (Unavailable); the next Connect() starts afresh. Every error is an absl::Status
+// with a canonical code (server/postgres/pg_status.h says which):
 //   Unavailable        connection lost or refused: reconnect with backoff;
 //   Aborted            the batch was rolled back (a conflict): redo it;
 //   Unknown            the commit's outcome is unknown: re-read the position;
@@ -65,6 +67,7 @@ class EventSource {
   virtual ~EventSource() = default;
   virtual absl::Status Connect() = 0;
   virtual void Close() = 0;
+  virtual void Interrupt() = 0;  // thread-safe; see above
   // The highest committed id and its ts.
   virtual absl::StatusOr<SourceHead> Head() = 0;
   // The event with the lowest id; nullopt when empty.
@@ -82,6 +85,7 @@ class EventSink {
   // FailedPrecondition naming the holder.
   virtual absl::Status Connect() = 0;
   virtual void Close() = 0;
+  virtual void Interrupt() = 0;  // thread-safe; see above
   // The highest id written (0 when empty).
   virtual absl::StatusOr<int64_t> Position() = 0;
   // Confirms the connection is alive (a pass with nothing to copy does, so an idle destination
@@ -105,6 +109,9 @@ class WakeupSource {
   virtual ~WakeupSource() = default;
   virtual absl::Status Connect() = 0;  // connects and LISTENs
   virtual void Close() = 0;
+  virtual void Interrupt() = 0;  // thread-safe; see above
+  // A round trip on the connection, so a connection that went silent is noticed.
+  virtual absl::Status Ping() = 0;
   // Waits up to `timeout` and returns every payload that arrived (empty on timeout).
   // Unavailable when the connection was lost.
   virtual absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) = 0;

@@ -94,6 +94,7 @@ class PgEventSource : public core::EventSource {
     return conn_.is_open() ? absl::OkStatus() : conn_.Open(params_, what_);
   }
   void Close() override { conn_.Close(); }
+  void Interrupt() override { conn_.Interrupt(); }
 
   absl::StatusOr<core::SourceHead> Head() override {
     if (absl::Status s = Connect(); !s.ok()) return s;
@@ -183,6 +184,7 @@ class PgEventSink : public core::EventSink {
     AbortBatch();
     conn_.Close();  // ends the session, and with it the writer lock
   }
+  void Interrupt() override { conn_.Interrupt(); }
 
   absl::StatusOr<int64_t> Position() override {
     auto rows = conn_.Query("SELECT coalesce(max(id), 0) FROM events");
@@ -308,6 +310,9 @@ class PgWakeupSource : public core::WakeupSource {
     return s;
   }
   void Close() override { conn_.Close(); }
+  void Interrupt() override { conn_.Interrupt(); }
+  // Notifications arriving meanwhile are kept by libpq for the next Wait().
+  absl::Status Ping() override { return conn_.Exec("SELECT 1"); }
 
   absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) override {
     if (!conn_.is_open()) return absl::UnavailableError(absl::StrCat(what_, ": not connected"));

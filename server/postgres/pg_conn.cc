@@ -1,5 +1,7 @@
 #include "server/postgres/pg_conn.h"
 
+#include <sys/socket.h>
+
 #include "absl/strings/str_cat.h"
 
 #include "server/postgres/pg_status.h"
@@ -20,12 +22,23 @@ absl::Status PgConn::Open(const ConnParams& params, const std::string& what) {
     Close();
     return s;
   }
+  std::lock_guard<std::mutex> lock(fd_mu_);
+  fd_ = PQsocket(conn_);
   return absl::OkStatus();
 }
 
 void PgConn::Close() {
+  {
+    std::lock_guard<std::mutex> lock(fd_mu_);
+    fd_ = -1;
+  }
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
+}
+
+void PgConn::Interrupt() {
+  std::lock_guard<std::mutex> lock(fd_mu_);
+  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
 }
 
 absl::Status PgConn::ResultError(PGresult* res, const std::string& context) {

@@ -2,6 +2,7 @@
 
 // A libpq connection (RAII) with status-returning helpers. Internal to server/postgres/.
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ class PgConn {
   // database in errors ("destination replica1 (user@host:5432/db)").
   absl::Status Open(const ConnParams& params, const std::string& what);
   void Close();
+  // Thread-safe: shuts the socket down so a call blocked on it in another thread fails at once.
+  void Interrupt();
   bool is_open() const { return conn_ != nullptr; }
   PGconn* get() const { return conn_; }
   const std::string& what() const { return what_; }
@@ -42,6 +45,8 @@ class PgConn {
  private:
   PGconn* conn_ = nullptr;
   std::string what_;
+  std::mutex fd_mu_;  // guards fd_ against Close() racing Interrupt()
+  int fd_ = -1;
 };
 
 }  // namespace slate::pg

@@ -113,6 +113,11 @@ src=$(q source "$digest")
 [ "$(q pipe "$digest")" = "$src" ] || { echo "bench: pipe destination differs!" >&2; exit 1; }
 [ "$(q repl "$digest")" = "$src" ] || { echo "bench: replicator destination differs!" >&2; exit 1; }
 split=$(q repl "SELECT count(*) FROM (SELECT ts FROM events GROUP BY ts HAVING count(DISTINCT xmin::text) > 1) s")
+# slatectl verify over the whole table (checksums in the databases).
+t0=$(now)
+"$SLATECTL" verify -c "$WORK/config.json" >"$WORK/verify.out" || { cat "$WORK/verify.out"; exit 1; }
+verify_s=$(calc "$(now) - $t0")
+echo "bench: slatectl verify: $(cat "$WORK/verify.out") in $verify_s s"
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 mp=$(median "${PIPE[@]}"); mr=$(median "${REPL[@]}"); mrss=$(median "${RSS[@]}"); mcpu=$(median "${CPU[@]}")
@@ -122,10 +127,11 @@ printf '%-28s %10s %12s %8s %10s %8s\n' "catch-up, $EVENTS events" "seconds" "ev
 printf '%-28s %10.2f %12d %8s %10s %8s\n' "binary COPY pipe (psql)" "$mp" "$(rate "$mp")" "1.00" "-" "-"
 printf '%-28s %10.2f %12d %8.2f %8d MB %8s\n' "slate-replicator" "$mr" "$(rate "$mr")" "$(calc "$mp / $mr")" "$((mrss / 1024))" "$mcpu"
 echo "(medians of $ROUNDS rounds; split source transactions on the destination: $split; destinations identical to the source)"
+echo "slatectl verify of $EVENTS events: $verify_s s"
 cat >"$JSON_OUT" <<JSON
 {"events": $EVENTS, "rounds": $ROUNDS, "event_bytes": $bytes,
  "pipe_seconds": [$(IFS=,; echo "${PIPE[*]}")], "replicator_seconds": [$(IFS=,; echo "${REPL[*]}")],
  "replicator_peak_rss_kb": [$(IFS=,; echo "${RSS[*]}")], "replicator_cpu_seconds": [$(IFS=,; echo "${CPU[*]}")],
- "ratio_to_pipe": $(calc "$mp / $mr"), "split_transactions": $split}
+ "ratio_to_pipe": $(calc "$mp / $mr"), "split_transactions": $split, "verify_seconds": $verify_s}
 JSON
 echo "bench: JSON in $JSON_OUT"

@@ -120,8 +120,25 @@ absl::Status FakeEventSink::BeginBatch(int64_t position) {
   return absl::OkStatus();
 }
 
+void FakeEventSink::Interrupt() {
+  absl::MutexLock lock(&db_.faults_.mu);
+  db_.faults_.interrupted = true;
+  ++db_.faults_.interruptions;
+}
+
 absl::Status FakeEventSink::Write(const core::EventRow& row) {
   if (!in_batch_) return absl::FailedPreconditionError("Write outside a batch");
+  {
+    Faults& f = db_.faults_;
+    absl::MutexLock lock(&f.mu);
+    if (f.hang_writes) {
+      f.interrupted = false;
+      auto interrupted = [&f]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(f.mu) { return f.interrupted; };
+      f.mu.Await(absl::Condition(&interrupted));
+      f.hang_writes = false;
+      return absl::UnavailableError("fake: write interrupted");
+    }
+  }
   if (absl::Status s = db_.faults_.Take(db_.faults_.write); !s.ok()) return s;
   open_.push_back(FakeRow{row.id, row.ts, std::string(row.encoded)});
   return absl::OkStatus();

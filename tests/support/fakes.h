@@ -57,6 +57,10 @@ struct Faults {
   }
   // A status returned by every connect until cleared (an outage).
   absl::Status outage ABSL_GUARDED_BY(mu);
+  // Writes block (a blackholed connection) until the sink is interrupted; counts interruptions.
+  bool hang_writes ABSL_GUARDED_BY(mu) = false;
+  bool interrupted ABSL_GUARDED_BY(mu) = false;
+  int interruptions ABSL_GUARDED_BY(mu) = 0;
 };
 
 class FakeEventSource : public core::EventSource {
@@ -64,6 +68,7 @@ class FakeEventSource : public core::EventSource {
   explicit FakeEventSource(const FakeSourceDb& db) : db_(db) {}
   absl::Status Connect() override { return absl::OkStatus(); }
   void Close() override {}
+  void Interrupt() override {}
   absl::StatusOr<core::SourceHead> Head() override;
   absl::StatusOr<std::optional<core::FirstEvent>> First() override;
   absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id,
@@ -97,6 +102,8 @@ class FakeEventSink : public core::EventSink {
     open_.clear();
     in_batch_ = false;
   }
+  // Ends a Write that hangs (Faults::hang_writes) with Unavailable.
+  void Interrupt() override;
   absl::StatusOr<int64_t> Position() override { return db_.Position(); }
   absl::Status Ping() override;
   absl::StatusOr<std::optional<core::FirstEvent>> First() override;
@@ -122,6 +129,8 @@ class FakeWakeups : public core::WakeupSource {
   int connects() const;
   absl::Status Connect() override;
   void Close() override {}
+  void Interrupt() override {}
+  absl::Status Ping() override { return absl::OkStatus(); }
   absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) override;
 
  private:

@@ -12,7 +12,7 @@ constexpr absl::Duration kWait = absl::Seconds(20);  // a bound for a condition,
 
 class EngineTest : public ::testing::Test {
  protected:
-  void Build(int destinations) {
+  void Build(int destinations, absl::Duration stall_timeout = absl::ZeroDuration()) {
     std::vector<core::DestinationSetup> setups;
     for (int i = 0; i < destinations; ++i) {
       sinks_.push_back(std::make_unique<FakeSinkDb>());
@@ -31,6 +31,7 @@ class EngineTest : public ::testing::Test {
     options.initial_retry_delay = absl::Milliseconds(1);
     options.max_retry_delay = absl::Milliseconds(5);
     options.listen_wait = absl::Milliseconds(20);
+    options.stall_timeout = stall_timeout;
     options_ = options;
     engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
                                              std::move(setups));
@@ -249,6 +250,21 @@ TEST_F(EngineTest, SkipHolesAfterIsTheExplicitOptInToPassAHole) {
   const auto rows = sinks_[0]->Rows();
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[1].id, 3);
+}
+
+TEST_F(EngineTest, AStalledCallIsInterruptedAndRetried) {
+  for (int i = 0; i < 10; ++i) source_.AddTransaction(4);
+  Build(2, absl::Milliseconds(200));
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().hang_writes = true;  // a blackholed connection: never answers
+  }
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(1, 40));  // the other destination is not held up
+  ASSERT_TRUE(AwaitPosition(0, 40));  // the stalled one is interrupted, retries, catches up
+  absl::MutexLock lock(&sinks_[0]->faults().mu);
+  EXPECT_EQ(sinks_[0]->faults().interruptions, 1);
+  EXPECT_EQ(engine_->Snapshot().destinations[0].errors_by_kind.at("unavailable"), 1);
 }
 
 TEST_F(EngineTest, StopEndsEveryThreadWithWholeBatchesOnly) {
