@@ -191,7 +191,7 @@ int RunSlatectl(const std::vector<std::string>& args, std::string* output,
   options.parent_death_signal = SIGKILL;
   options.env = env;
   auto rc = RunProcess(argv, options);
-  *output = ReadFile(out_path);
+  if (output != nullptr) *output = ReadFile(out_path);
   return rc.ok() ? *rc : -1;
 }
 

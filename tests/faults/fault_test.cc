@@ -1,0 +1,445 @@
+// The fault-injection suite: slate-replicator on real PostgreSQL under crashes, restarts, cut
+// and blackholed connections, refusing destinations, notification storms, holes, a second
+// writer and bad input. Every case ends with `slatectl verify`: identical destinations, no
+// duplicates, nothing lost.
+
+#include <signal.h>
+
+#include <atomic>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include <pqxx/pqxx>
+
+#include "tests/support/db.h"
+#include "tests/support/pg_cluster.h"
+#include "tests/support/replication.h"
+#include "tests/support/tcp_proxy.h"
+
+namespace slate::testing {
+namespace {
+
+// Fast reactions for tests: short backoff, stall and connect timeouts.
+constexpr char kFast[] =
+    "\"maxRetryDelay\": 500, \"stallTimeout\": 2000, \"connectTimeout\": 2000, "
+    "\"pollInterval\": 500";
+
+long long JsonField(const std::string& json, const std::string& name, int nth) {
+  const std::regex re("\"" + name + "\":\"?(-?[0-9]+)");
+  auto it = std::sregex_iterator(json.begin(), json.end(), re);
+  for (int i = 0; i < nth && it != std::sregex_iterator(); ++i) ++it;
+  return it == std::sregex_iterator() ? -1 : std::stoll((*it)[1]);
+}
+
+// Everything the suite checks at the end of a case.
+void ExpectVerified(const std::string& config, const std::vector<std::string>& dest_conninfos) {
+  std::string out;
+  EXPECT_EQ(RunSlatectl({"verify", "-c", config}, &out), 0) << out;
+  for (const std::string& d : dest_conninfos) {
+    EXPECT_EQ(QueryInt(d, "SELECT count(*) - count(DISTINCT id) FROM events"), 0) << "duplicates";
+    EXPECT_EQ(QueryInt(d, "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0) << "holes";
+    EXPECT_EQ(SplitTransactions(d), 0);
+  }
+}
+
+// Writers inserting through insert_events until stopped, riding out source outages.
+class Writers {
+ public:
+  Writers(std::string conninfo, int threads) : conninfo_(std::move(conninfo)) {
+    for (int w = 0; w < threads; ++w) {
+      threads_.emplace_back([this, w] {
+        int t = 0;
+        while (!stop_) {
+          try {
+            pqxx::connection c(conninfo_);
+            while (!stop_) {
+              pqxx::work tx(c);
+              std::string values;
+              const int n = 1 + (t + w) % 10;
+              for (int k = 1; k <= n; ++k) {
+                absl::StrAppend(&values, k > 1 ? ", " : "", "($1[", k, "], $2, '{\"w\": ", w,
+                                ", \"t\": ", t, ", \"k\": ", k, "}')");
+              }
+              tx.exec_params("SELECT insert_events($1)", values);
+              tx.commit();
+              ++t;
+              ++committed_;
+            }
+          } catch (const std::exception&) {
+            ++errors_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));  // source away: retry
+          }
+        }
+      });
+    }
+  }
+  ~Writers() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  long long committed() const { return committed_; }
+  long long errors() const { return errors_; }
+
+ private:
+  std::string conninfo_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long long> committed_{0};
+  std::atomic<long long> errors_{0};
+  std::vector<std::thread> threads_;
+};
+
+class FaultTest : public ::testing::Test {
+ protected:
+  PgCluster& shared() { return SharedCluster(); }
+  std::string NewDb(PgCluster& c, pg::TableType type) {
+    const std::string name = UniqueName(type == pg::TableType::kSource ? "src" : "dst");
+    EXPECT_TRUE(c.CreateSlateDatabase(name, type).ok());
+    return name;
+  }
+  bool CaughtUp(const std::string& source, const std::vector<std::string>& dests,
+                absl::Duration timeout = absl::Seconds(120)) {
+    return WaitUntil(
+        [&] {
+          const std::string want = Digest(source);
+          for (const auto& d : dests) {
+            try {
+              if (Digest(d) != want) return false;
+            } catch (const std::exception&) {
+              return false;  // a destination being restarted
+            }
+          }
+          return true;
+        },
+        timeout);
+  }
+};
+
+TEST_F(FaultTest, KillNineAtRandomMomentsDuringA200kCatchUp) {
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string d2 = NewDb(shared(), pg::TableType::kDestination);
+  FillSource(shared().ConnInfo(src), 5000, 20, 60);  // about 200k events
+  ASSERT_GE(Count(shared().ConnInfo(src)), 200000);
+  const std::string config = WriteFile(
+      shared().dir(), "config.json",
+      ConfigJson(shared().Params(src), {shared().Params(d1), shared().Params(d2)}, kFast));
+  const unsigned seed = std::random_device()();
+  std::mt19937 random(seed);
+  std::cout << "kill -9 schedule seed: " << seed << "\n";
+  int mid_catch_up = 0;
+  for (int round = 0; round < 8; ++round) {
+    auto r = ReplicatorProcess::Start(config);
+    ASSERT_TRUE(r.ok());
+    const int delay_ms = std::uniform_int_distribution<int>(50, 1500)(random);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));  // the random moment
+    (*r)->Signal(SIGKILL);
+    ASSERT_TRUE((*r)->Wait().ok());
+    if (Count(shared().ConnInfo(d1)) < Count(shared().ConnInfo(src))) ++mid_catch_up;
+  }
+  std::cout << "kills during the catch-up: " << mid_catch_up << " of 8\n";
+  EXPECT_GE(mid_catch_up, 1);
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)}))
+      << (*r)->Log();
+  ExpectVerified(config, {shared().ConnInfo(d1), shared().ConnInfo(d2)});
+}
+
+TEST_F(FaultTest, DestinationServersCrashAndRestartMidStream) {
+  auto c1 = PgCluster::Start("dest1");
+  auto c2 = PgCluster::Start("dest2");
+  ASSERT_TRUE(c1.ok() && c2.ok());
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string d1 = NewDb(**c1, pg::TableType::kDestination);
+  const std::string d2 = NewDb(**c2, pg::TableType::kDestination);
+  FillSource(shared().ConnInfo(src), 3000, 20, 60);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {(*c1)->Params(d1), (*c2)->Params(d2)}, kFast));
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  for (PgCluster* c : {c1->get(), c2->get()}) {
+    const std::string d = c == c1->get() ? d1 : d2;
+    ASSERT_TRUE(WaitUntil([&] { return Count(c->ConnInfo(d)) > 0; }));
+    ASSERT_TRUE(c->Stop("immediate").ok());  // a crash, mid-stream
+    FillSource(shared().ConnInfo(src), 100, 1, 20);
+    ASSERT_TRUE(c->Restart().ok());
+  }
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {(*c1)->ConnInfo(d1), (*c2)->ConnInfo(d2)}))
+      << (*r)->Log();
+  EXPECT_EQ(kill((*r)->pid(), 0), 0) << "the replicator recovered without a restart";
+  ExpectVerified(config, {(*c1)->ConnInfo(d1), (*c2)->ConnInfo(d2)});
+}
+
+TEST_F(FaultTest, SourceRestartWhileWritersInsertMissesNothing) {
+  auto sc = PgCluster::Start("source");
+  ASSERT_TRUE(sc.ok());
+  const std::string src = NewDb(**sc, pg::TableType::kSource);
+  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string config = WriteFile(
+      shared().dir(), "config.json",
+      ConfigJson((*sc)->Params(src), {shared().Params(d1)},
+                 absl::StrCat(kFast, ", \"pollInterval\": 3600000")));  // only notifications
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  Writers writers((*sc)->ConnInfo(src), 2);
+  ASSERT_TRUE(WaitUntil([&] { return writers.committed() > 200; }));
+  ASSERT_TRUE((*sc)->Stop("fast").ok());
+  ASSERT_TRUE((*sc)->Restart().ok());
+  const long long before = writers.committed();
+  ASSERT_TRUE(WaitUntil([&] { return writers.committed() > before + 200; }));
+  writers.Stop();
+  // With passes only on notifications, catching up proves the listener came back.
+  ASSERT_TRUE(CaughtUp((*sc)->ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
+  const std::string log = (*r)->Log();
+  EXPECT_NE(log.find("lost the notification connection"), std::string::npos);
+  size_t listens = 0;
+  for (size_t at = 0; (at = log.find("listening for notifications", at)) != std::string::npos;
+       ++at) {
+    ++listens;
+  }
+  EXPECT_GE(listens, 2u);
+  ExpectVerified(config, {shared().ConnInfo(d1)});
+}
+
+class ProxiedTest : public FaultTest {
+ protected:
+  void SetUp() override {
+    src_ = NewDb(shared(), pg::TableType::kSource);
+    dst_ = NewDb(shared(), pg::TableType::kDestination);
+    auto sp = TcpProxy::Start(shared().port());
+    auto dp = TcpProxy::Start(shared().port());
+    ASSERT_TRUE(sp.ok() && dp.ok());
+    source_proxy_ = std::move(*sp);
+    dest_proxy_ = std::move(*dp);
+    ConnParams s = shared().Params(src_);
+    s.port = source_proxy_->port();
+    ConnParams d = shared().Params(dst_);
+    d.port = dest_proxy_->port();
+    config_ = WriteFile(shared().dir(), "config.json", ConfigJson(s, {d}, kFast));
+    // verify goes around the proxies.
+    direct_config_ = WriteFile(shared().dir(), "config.json",
+                               ConfigJson(shared().Params(src_), {shared().Params(dst_)}));
+  }
+  std::string Src() { return shared().ConnInfo(src_); }
+  std::string Dst() { return shared().ConnInfo(dst_); }
+  long long Retries(const std::string& server) {
+    std::string out;
+    RunSlatectl({"status", "-o", "json", "--server", server}, &out);
+    return JsonField(out, "retries_total", 0);
+  }
+
+  std::string src_, dst_, config_, direct_config_;
+  std::unique_ptr<TcpProxy> source_proxy_, dest_proxy_;
+};
+
+TEST_F(ProxiedTest, CutConnectionsRecoverAfterBackoffWithoutARestart) {
+  FillSource(Src(), 3000, 20, 60);
+  auto r = ReplicatorProcess::Start(config_);
+  ASSERT_TRUE(r.ok());
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  ASSERT_TRUE(WaitUntil([&] { return Count(Dst()) > 0; }));
+  dest_proxy_->Cut();
+  ASSERT_TRUE(WaitUntil([&] { return Retries(server) >= 1; })) << (*r)->Log();
+  source_proxy_->Cut();
+  FillSource(Src(), 200, 1, 20);
+  ASSERT_TRUE(CaughtUp(Src(), {Dst()})) << (*r)->Log();
+  EXPECT_EQ(kill((*r)->pid(), 0), 0);
+  EXPECT_GE(source_proxy_->connections_accepted(), 4);  // reader and listener reconnected
+  ExpectVerified(direct_config_, {Dst()});
+}
+
+TEST_F(ProxiedTest, BlackholedConnectionsAreDetectedAndRecover) {
+  FillSource(Src(), 3000, 20, 60);
+  auto r = ReplicatorProcess::Start(config_);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(WaitUntil([&] { return Count(Dst()) > 0; }));
+  dest_proxy_->Blackhole(true);
+  ASSERT_TRUE(WaitUntil([&] {
+    return (*r)->Log().find("no progress inside a database call") != std::string::npos;
+  })) << (*r)->Log();
+  dest_proxy_->Blackhole(false);
+  ASSERT_TRUE(CaughtUp(Src(), {Dst()})) << (*r)->Log();
+  source_proxy_->Blackhole(true);
+  FillSource(Src(), 200, 1, 20);  // written while the source path is silent
+  std::this_thread::sleep_for(
+      std::chrono::seconds(3));  // the outage lasts longer than stallTimeout
+  source_proxy_->Blackhole(false);
+  ASSERT_TRUE(CaughtUp(Src(), {Dst()})) << (*r)->Log();
+  EXPECT_EQ(kill((*r)->pid(), 0), 0);
+  ExpectVerified(direct_config_, {Dst()});
+}
+
+TEST_F(FaultTest, ARefusingDestinationReportsAndResumesWhenFixed) {
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
+  FillSource(shared().ConnInfo(src), 20, 1, 5);
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)}));
+  std::string out;
+  auto status_says = [&](const std::string& text) {
+    return WaitUntil([&] {
+      RunSlatectl({"status", "--server", server}, &out);
+      return out.find(text) != std::string::npos;
+    });
+  };
+  // Read-only: new sessions refuse writes.
+  const std::string admin = shared().ConnInfo("postgres");
+  Exec(admin, absl::StrCat("ALTER DATABASE ", dst, " SET default_transaction_read_only = on"));
+  Exec(admin,
+       absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '", dst,
+                    "' AND pid <> pg_backend_pid()"));
+  FillSource(shared().ConnInfo(src), 10, 1, 5);
+  ASSERT_TRUE(status_says("read-only transaction")) << out;
+  EXPECT_NE(out.find("retrying"), std::string::npos) << out;
+  Exec(admin, absl::StrCat("ALTER DATABASE ", dst, " RESET default_transaction_read_only"));
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)})) << (*r)->Log();
+  // A trigger that raises (out of space, a policy): the same.
+  Exec(
+      shared().ConnInfo(dst),
+      "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "RAISE EXCEPTION 'destination refuses writes for now'; END $$; "
+      "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION refuse()");
+  FillSource(shared().ConnInfo(src), 10, 1, 5);
+  ASSERT_TRUE(status_says("destination refuses writes for now")) << out;
+  Exec(shared().ConnInfo(dst), "DROP TRIGGER refuse ON events");
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)})) << (*r)->Log();
+  ExpectVerified(config, {shared().ConnInfo(dst)});
+}
+
+TEST_F(FaultTest, NotificationStormsAndMalformedPayloads) {
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  ASSERT_TRUE(WaitUntil([&] { return RunSlatectl({"health", "--server", server}, nullptr) == 0; }));
+  // 20,000 notifications by hand, a third of them garbage or foreign, while events arrive.
+  Exec(shared().ConnInfo(src),
+       "SELECT pg_notify('eventsinsert', CASE g % 3 WHEN 0 THEN 'garbage ' || g "
+       "WHEN 1 THEN '{\"table\": \"events\", \"id\": ' || g || '}' "
+       "ELSE '{\"table\": \"other\", \"id\": 1}' END) FROM generate_series(1, 20000) g");
+  FillSource(shared().ConnInfo(src), 300, 1, 30);
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)})) << (*r)->Log();
+  std::string out;
+  ASSERT_EQ(RunSlatectl({"status", "-o", "json", "--server", server}, &out), 0);
+  // 6,666 distinct garbage payloads, plus the identical foreign ones, which PostgreSQL delivers
+  // once per transaction.
+  EXPECT_EQ(JsonField(out, "malformed_notifications_total", 0), 6667) << out;
+  EXPECT_EQ(kill((*r)->pid(), 0), 0);
+  ExpectVerified(config, {shared().ConnInfo(dst)});
+}
+
+TEST_F(FaultTest, AHoleIsHeldReportedAndNeverSkipped) {
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
+  FillSource(shared().ConnInfo(src), 10, 1, 5);
+  const long long max = QueryInt(shared().ConnInfo(src), "SELECT max(id) FROM events");
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)}));
+  // Committed out of order: max+2 is there, max+1 is not.
+  Exec(shared().ConnInfo(src),
+       absl::StrCat("INSERT INTO events VALUES (", max + 2, ", now(), '{}')"));
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    RunSlatectl({"status", "--server", server}, &out);
+    return out.find(absl::StrCat("waiting_at_hole ", max + 1)) != std::string::npos;
+  })) << out;
+  // Held across many polls: never skipped.
+  ASSERT_TRUE(WaitUntil([&] {
+    RunSlatectl({"status", "-o", "json", "--server", server}, &out);
+    return JsonField(out, "passes_total", 0) >= 6;
+  }));
+  EXPECT_EQ(QueryInt(shared().ConnInfo(dst), "SELECT max(id) FROM events"), max);
+  Exec(shared().ConnInfo(src),
+       absl::StrCat("INSERT INTO events VALUES (", max + 1, ", now(), '{}')"));
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)}));
+  ExpectVerified(config, {shared().ConnInfo(dst)});
+}
+
+TEST_F(FaultTest, ASecondReplicatorIsRefusedAndNothingIsWrittenTwice) {
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
+  FillSource(shared().ConnInfo(src), 2000, 20, 60);
+  auto first = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(WaitUntil([&] { return Count(shared().ConnInfo(dst)) > 0; }));
+  std::string out;
+  EXPECT_EQ(RunReplicator({"-c", config}, &out), 4) << out;
+  EXPECT_NE(out.find("is being written by another slate-replicator"), std::string::npos) << out;
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)}));
+  ExpectVerified(config, {shared().ConnInfo(dst)});
+}
+
+TEST_F(FaultTest, BadInputGetsAClearErrorAndWritesNothing) {
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string other_src = NewDb(shared(), pg::TableType::kSource);
+  FillSource(shared().ConnInfo(src), 5, 1, 3);
+  FillSource(shared().ConnInfo(other_src), 5, 1, 3);
+  const std::string before_src = Digest(shared().ConnInfo(src));
+  const std::string before_dst = Digest(shared().ConnInfo(dst));
+  const std::string good = ConfigJson(shared().Params(src), {shared().Params(dst)});
+  struct Case {
+    std::string config;
+    int exit_code;
+    std::string says;
+  };
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string c = good;
+    c.replace(c.find(from), from.size(), to);
+    return c;
+  };
+  ConnParams ahead = shared().Params(NewDb(shared(), pg::TableType::kDestination));
+  FillSource(shared().ConnInfo(other_src), 20, 1, 3);
+  Exec(ahead.ToConnInfo(),
+       "INSERT INTO events SELECT g, now(), '{}' FROM generate_series(1, 500) g");
+  const std::vector<Case> cases = {
+      {replace("\"connectTimeout\": 5000", "\"connectTimeout\": \"5s\""), 3,
+       "connectTimeout: must be"},
+      {replace("\"connectTimeout\": 5000", "\"maxEventsPerWrite\": -4"), 3,
+       "maxEventsPerWrite: must be"},
+      {replace("\"host\": \"127.0.0.1\"", "\"host\": 7"), 3, "eventSource.host: must be a string"},
+      {replace("\"databaseName\"", "\"database\""), 3, "eventSource.databaseName: required"},
+      {replace("\"user\": \"postgres\"}]", "\"user\": \"postgres\", \"sslmode\": \"maybe\"}]"), 3,
+       "sslmode: 'maybe' is not a libpq sslmode"},
+      {"{\"eventSource\": ", 3, "config is not valid JSON"},
+      {ConfigJson(shared().Params(src), {shared().Params(other_src)}), 4, "it looks like a source"},
+      {ConfigJson(shared().Params(src), {ahead}), 4, "belongs to another source"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = WriteFile(shared().dir(), "bad.json", c.config);
+    std::string out;
+    EXPECT_EQ(RunReplicator({"-c", path}, &out), c.exit_code) << c.config << "\n" << out;
+    EXPECT_NE(out.find(c.says), std::string::npos) << c.says << "\n" << out;
+  }
+  std::string out;
+  EXPECT_EQ(RunReplicator({"-c", "/proc/self/nonexistent"}, &out), 3) << out;  // unreadable
+  EXPECT_EQ(Digest(shared().ConnInfo(src)), before_src);
+  EXPECT_EQ(Digest(shared().ConnInfo(dst)), before_dst);
+}
+
+}  // namespace
+}  // namespace slate::testing
