@@ -345,6 +345,31 @@ TEST_F(FaultTest, ASecondReplicatorIsRefusedAndNothingIsWrittenTwice) {
   ExpectVerified(config, {shared().ConnInfo(dst)});
 }
 
+TEST_F(FaultTest, WrongPasswordsAreRefusedClearlyAndWriteNothing) {
+  auto c = PgCluster::Start("auth", "right-pw");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string src = NewDb(**c, pg::TableType::kSource);
+  const std::string dst = NewDb(**c, pg::TableType::kDestination);
+  FillSource((*c)->ConnInfo(src), 5, 1, 3);
+  for (bool wrong_source : {true, false}) {
+    ConnParams s = (*c)->Params(src);
+    ConnParams d = (*c)->Params(dst);
+    (wrong_source ? s : d).password = "wrong-pw";
+    std::string config = ConfigJson(s, {d});
+    // ConfigJson leaves passwords out: give both, the wrong one among them.
+    config.replace(config.find("\"user\""), 0, "\"password\": \"" + s.password + "\", ");
+    config.replace(config.rfind("\"user\""), 0, "\"password\": \"" + d.password + "\", ");
+    const std::string path = WriteFile(shared().dir(), "auth.json", config);
+    std::string out;
+    EXPECT_EQ(RunReplicator({"-c", path}, &out), 4) << out;
+    EXPECT_NE(out.find("password authentication failed for user"), std::string::npos) << out;
+    EXPECT_NE(out.find("Check host, port, databaseName, user and password"), std::string::npos);
+    EXPECT_EQ(out.find("wrong-pw"), std::string::npos) << "a password was logged";
+    EXPECT_EQ(out.find("right-pw"), std::string::npos) << "a password was logged";
+  }
+  EXPECT_EQ(Count((*c)->ConnInfo(dst)), 0);
+}
+
 TEST_F(FaultTest, BadInputGetsAClearErrorAndWritesNothing) {
   const std::string src = NewDb(shared(), pg::TableType::kSource);
   const std::string dst = NewDb(shared(), pg::TableType::kDestination);

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -81,9 +82,11 @@ absl::StatusOr<std::string> PgCluster::BinDir() {
       "SLATE_PG_BINDIR to the directory holding initdb and postgres");
 }
 
-absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(const std::string& name) {
+absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(const std::string& name,
+                                                            const std::string& password) {
   std::unique_ptr<PgCluster> c(new PgCluster());
   c->name_ = name;
+  c->password_ = password;
   auto bin = BinDir();
   if (!bin.ok()) return bin.status();
   c->bin_dir_ = *bin;
@@ -119,9 +122,26 @@ absl::StatusOr<std::unique_ptr<PgCluster>> PgCluster::Start(const std::string& n
   opts.gid = c->gid_;
   opts.output_path = c->dir_ + "/initdb.log";
   opts.parent_death_signal = SIGKILL;
-  auto rc = RunProcess({c->bin_dir_ + "/initdb", "-D", c->data_dir_, "-U", "postgres", "-A",
-                        "trust", "-E", "UTF8", "--locale=C", "--no-sync"},
-                       opts);
+  std::vector<std::string> initdb = {c->bin_dir_ + "/initdb",
+                                     "-D",
+                                     c->data_dir_,
+                                     "-U",
+                                     "postgres",
+                                     "-E",
+                                     "UTF8",
+                                     "--locale=C",
+                                     "--no-sync"};
+  if (password.empty()) {
+    initdb.insert(initdb.end(), {"-A", "trust"});
+  } else {
+    const std::string pwfile = c->dir_ + "/pwfile";
+    { std::ofstream(pwfile) << password << "\n"; }
+    if (c->uid_ >= 0)
+      (void)chown(pwfile.c_str(), static_cast<uid_t>(c->uid_), static_cast<gid_t>(c->gid_));
+    initdb.insert(initdb.end(),
+                  {"--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + pwfile});
+  }
+  auto rc = RunProcess(initdb, opts);
   if (!rc.ok()) return rc.status();
   if (*rc != 0) {
     return absl::InternalError(
@@ -188,6 +208,7 @@ ConnParams PgCluster::Params(const std::string& database) const {
   p.port = port_;
   p.database = database;
   p.user = "postgres";
+  p.password = password_;
   p.connect_timeout_seconds = 10;
   p.application_name = "slate-tests";
   return p;

@@ -21,8 +21,10 @@ namespace slate::testing {
 
 class PgCluster {
  public:
-  // initdb and start. `name` labels the log and the temp dir.
-  static absl::StatusOr<std::unique_ptr<PgCluster>> Start(const std::string& name);
+  // initdb and start. `name` labels the log and the temp dir. With a `password`, TCP connections
+  // need it (scram-sha-256) and Params() carries it; without, every connection is trusted.
+  static absl::StatusOr<std::unique_ptr<PgCluster>> Start(const std::string& name,
+                                                          const std::string& password = "");
   ~PgCluster();  // stops (fast) and removes the temp dir
 
   PgCluster(const PgCluster&) = delete;
@@ -64,6 +66,7 @@ class PgCluster {
   std::string log_path_;
   std::string bin_dir_;
   int port_ = 0;
+  std::string password_;
   int uid_ = -1;
   int gid_ = -1;
   pid_t pid_ = -1;
