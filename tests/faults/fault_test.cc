@@ -28,13 +28,6 @@ constexpr char kFast[] =
     "\"maxRetryDelay\": 500, \"stallTimeout\": 2000, \"connectTimeout\": 2000, "
     "\"pollInterval\": 500";
 
-long long JsonField(const std::string& json, const std::string& name, int nth) {
-  const std::regex re("\"" + name + "\":\"?(-?[0-9]+)");
-  auto it = std::sregex_iterator(json.begin(), json.end(), re);
-  for (int i = 0; i < nth && it != std::sregex_iterator(); ++i) ++it;
-  return it == std::sregex_iterator() ? -1 : std::stoll((*it)[1]);
-}
-
 // Everything the suite checks at the end of a case.
 void ExpectVerified(const std::string& config, const std::vector<std::string>& dest_conninfos) {
   std::string out;

@@ -3,8 +3,6 @@
 
 #include <signal.h>
 
-#include <regex>
-
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
@@ -16,25 +14,9 @@
 namespace slate::testing {
 namespace {
 
-class ControlTest : public ::testing::Test {
+class ControlTest : public SourceAndDestinations {
  protected:
-  void SetUp() override {
-    source_db_ = UniqueName("src");
-    ASSERT_TRUE(cluster().CreateSlateDatabase(source_db_, pg::TableType::kSource).ok());
-    for (int i = 0; i < 2; ++i) {
-      dest_dbs_.push_back(UniqueName("dst"));
-      ASSERT_TRUE(
-          cluster().CreateSlateDatabase(dest_dbs_.back(), pg::TableType::kDestination).ok());
-    }
-  }
   PgCluster& cluster() { return SharedCluster(); }
-  std::string Source() { return cluster().ConnInfo(source_db_); }
-  std::string Dest(int i) { return cluster().ConnInfo(dest_dbs_[static_cast<size_t>(i)]); }
-  std::string Config() {
-    return WriteFile(cluster().dir(), "config.json",
-                     ConfigJson(cluster().Params(source_db_),
-                                {cluster().Params(dest_dbs_[0]), cluster().Params(dest_dbs_[1])}));
-  }
   // Starts the replicator and returns its control address ("" on failure).
   std::string StartReplicator(const std::vector<std::string>& args = {},
                               const std::vector<std::string>& env = {}) {
@@ -50,16 +32,6 @@ class ControlTest : public ::testing::Test {
     args.insert(args.begin() + 1, {"--server", server_});
     return RunSlatectl(args, out, env);
   }
-  long long Field(const std::string& json, const std::string& name, int nth) {
-    // The nth occurrence of "name":"123" (proto JSON writes int64 as a string).
-    const std::regex re("\"" + name + "\":\"?(-?[0-9]+)");
-    auto it = std::sregex_iterator(json.begin(), json.end(), re);
-    for (int i = 0; i < nth && it != std::sregex_iterator(); ++i) ++it;
-    return it == std::sregex_iterator() ? -1 : std::stoll((*it)[1]);
-  }
-
-  std::string source_db_;
-  std::vector<std::string> dest_dbs_;
   std::unique_ptr<ReplicatorProcess> replicator_;
   std::string server_;
 };
@@ -73,10 +45,10 @@ TEST_F(ControlTest, StatusShowsLagFallingToZeroDuringACatchUp) {
   bool saw_catching_up = false;
   ASSERT_TRUE(WaitUntil([&] {
     if (Ctl({"status", "-o", "json"}, &out) != 0) return false;
-    max_lag = std::max({max_lag, Field(out, "lag_events", 0), Field(out, "lag_events", 1)});
+    max_lag = std::max({max_lag, JsonField(out, "lag_events", 0), JsonField(out, "lag_events", 1)});
     saw_catching_up |= out.find("STATE_CATCHING_UP") != std::string::npos;
-    return Field(out, "position", 0) == total && Field(out, "position", 1) == total &&
-           Field(out, "lag_events", 0) == 0 && Field(out, "lag_events", 1) == 0 &&
+    return JsonField(out, "position", 0) == total && JsonField(out, "position", 1) == total &&
+           JsonField(out, "lag_events", 0) == 0 && JsonField(out, "lag_events", 1) == 0 &&
            out.find("STATE_CATCHING_UP") == std::string::npos;
   })) << out;
   EXPECT_GT(max_lag, 0) << "never saw a lag: the catch-up was over before the first status";

@@ -20,27 +20,9 @@
 namespace slate::testing {
 namespace {
 
-class ReplicationTest : public ::testing::Test {
+class ReplicationTest : public SourceAndDestinations {
  protected:
-  void SetUp() override {
-    source_db_ = UniqueName("src");
-    ASSERT_TRUE(cluster().CreateSlateDatabase(source_db_, pg::TableType::kSource).ok());
-    for (int i = 0; i < 2; ++i) {
-      dest_dbs_.push_back(UniqueName("dst"));
-      ASSERT_TRUE(
-          cluster().CreateSlateDatabase(dest_dbs_.back(), pg::TableType::kDestination).ok());
-    }
-  }
   PgCluster& cluster() { return SharedCluster(); }
-  std::string Source() { return cluster().ConnInfo(source_db_); }
-  std::string Dest(int i) { return cluster().ConnInfo(dest_dbs_[static_cast<size_t>(i)]); }
-  std::vector<ConnParams> DestParams() {
-    return {cluster().Params(dest_dbs_[0]), cluster().Params(dest_dbs_[1])};
-  }
-  std::string Config(const std::string& extra = "") {
-    return WriteFile(cluster().dir(), "config.json",
-                     ConfigJson(cluster().Params(source_db_), DestParams(), extra));
-  }
   bool AllCaughtUp() {
     const std::string want = Digest(Source());
     return WaitUntil([&] { return Digest(Dest(0)) == want && Digest(Dest(1)) == want; });
@@ -52,9 +34,6 @@ class ReplicationTest : public ::testing::Test {
     EXPECT_TRUE(cfg.ok()) << cfg.status();
     return BuildEngine(*cfg);
   }
-
-  std::string source_db_;
-  std::vector<std::string> dest_dbs_;
 };
 
 TEST_F(ReplicationTest, CatchesUpABacklogIntoTwoDestinationsWithoutSplittingTransactions) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -241,6 +242,42 @@ absl::StatusOr<double> Sample(const std::string& exposition, const std::string& 
     at += key.size();
   }
   return absl::NotFoundError(absl::StrCat("no sample ", key));
+}
+
+}  // namespace slate::testing
+
+namespace slate::testing {
+
+void SourceAndDestinations::SetUp() {
+  source_db_ = UniqueName("src");
+  ASSERT_TRUE(SharedCluster().CreateSlateDatabase(source_db_, pg::TableType::kSource).ok());
+  for (int i = 0; i < 2; ++i) {
+    dest_dbs_.push_back(UniqueName("dst"));
+    ASSERT_TRUE(
+        SharedCluster().CreateSlateDatabase(dest_dbs_.back(), pg::TableType::kDestination).ok());
+  }
+}
+
+std::string SourceAndDestinations::Source() { return SharedCluster().ConnInfo(source_db_); }
+
+std::string SourceAndDestinations::Dest(int i) {
+  return SharedCluster().ConnInfo(dest_dbs_[static_cast<size_t>(i)]);
+}
+
+std::vector<ConnParams> SourceAndDestinations::DestParams() {
+  return {SharedCluster().Params(dest_dbs_[0]), SharedCluster().Params(dest_dbs_[1])};
+}
+
+std::string SourceAndDestinations::Config(const std::string& extra) {
+  return WriteFile(SharedCluster().dir(), "config.json",
+                   ConfigJson(SharedCluster().Params(source_db_), DestParams(), extra));
+}
+
+long long JsonField(const std::string& json, const std::string& name, int nth) {
+  const std::regex re("\"" + name + "\":\"?(-?[0-9]+)");
+  auto it = std::sregex_iterator(json.begin(), json.end(), re);
+  for (int i = 0; i < nth && it != std::sregex_iterator(); ++i) ++it;
+  return it == std::sregex_iterator() ? -1 : std::stoll((*it)[1]);
 }
 
 }  // namespace slate::testing

@@ -12,10 +12,29 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 
 #include "server/common/conn_params.h"
 
 namespace slate::testing {
+
+// A slate source and two destinations on the shared cluster, made by init-db.
+class SourceAndDestinations : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  std::string Source();
+  std::string Dest(int i);
+  std::vector<ConnParams> DestParams();
+  // A config file for them; `extra` as ConfigJson takes it.
+  std::string Config(const std::string& extra = "");
+
+  std::string source_db_;
+  std::vector<std::string> dest_dbs_;
+};
+
+// The nth (from 0) integer value of "name" in JSON text (proto JSON writes int64 as a string);
+// -1 when absent.
+long long JsonField(const std::string& json, const std::string& name, int nth = 0);
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(60));

@@ -10,6 +10,18 @@ namespace {
 
 constexpr absl::Duration kWait = absl::Seconds(20);  // a bound for a condition, never a sleep
 
+// Copies all of `source` into `sink` with the real pass (to prepare a destination).
+void CopyAll(const FakeSourceDb& source, FakeSinkDb& sink) {
+  class NoStop : public core::PassObserver {
+    bool StopRequested() override { return false; }
+    void OnBatchStart(int64_t) override {}
+    void OnBatchCommitted(int64_t, int64_t, int64_t) override {}
+  } observer;
+  FakeEventSource src(source);
+  FakeEventSink dst(sink);
+  ASSERT_TRUE(core::RunCopyPass(src, dst, 0, {}, observer).ok());
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void Build(int destinations, absl::Duration stall_timeout = absl::ZeroDuration()) {
@@ -128,14 +140,7 @@ TEST_F(EngineTest, ABrokenInvariantFailsOnlyThatDestination) {
   {
     FakeSourceDb bigger;
     for (int i = 0; i < 6; ++i) bigger.AddTransaction(5);
-    FakeEventSource src(bigger);
-    FakeEventSink sink(*sinks_[1]);
-    class NoStop : public core::PassObserver {
-      bool StopRequested() override { return false; }
-      void OnBatchStart(int64_t) override {}
-      void OnBatchCommitted(int64_t, int64_t, int64_t) override {}
-    } observer;
-    ASSERT_TRUE(core::RunCopyPass(src, sink, 0, {}, observer).ok());
+    CopyAll(bigger, *sinks_[1]);
   }
   engine_->Start();
   ASSERT_TRUE(AwaitState(1, core::DestinationState::kFailed));
@@ -152,17 +157,10 @@ TEST_F(EngineTest, ADestinationOfAnotherSourceFailsOnConnect) {
   for (int i = 0; i < 4; ++i) source_.AddTransaction(5);
   Build(2);
   {
-    FakeSourceDb other;  // same ids, other events
+    FakeSourceDb other;
     other.AddRow(1, 5);
     other.AddRow(2, 5);
-    FakeEventSource src(other);
-    FakeEventSink sink(*sinks_[0]);
-    class NoStop : public core::PassObserver {
-      bool StopRequested() override { return false; }
-      void OnBatchStart(int64_t) override {}
-      void OnBatchCommitted(int64_t, int64_t, int64_t) override {}
-    } observer;
-    ASSERT_TRUE(core::RunCopyPass(src, sink, 0, {}, observer).ok());
+    CopyAll(other, *sinks_[0]);
   }
   engine_->Start();
   ASSERT_TRUE(AwaitState(0, core::DestinationState::kFailed));
