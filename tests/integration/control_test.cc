@@ -138,6 +138,32 @@ TEST_F(ControlTest, HealthFlipsToNotServingWhenAStopBegins) {
   EXPECT_EQ(*rc, 0) << replicator_->Log();
 }
 
+TEST_F(ControlTest, AStopDeadlineBoundsAStopThatCannotFinish) {
+  FillSource(Source(), 3000, 20, 60);
+  server_ = StartReplicator();
+  ASSERT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; }));
+  // Freeze destination 0's backend: its open batch can neither commit nor roll back.
+  const pid_t backend = static_cast<pid_t>(
+      QueryInt(cluster().ConnInfo("postgres"),
+               absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", dest_dbs_[0],
+                            "' AND application_name LIKE 'slate-replicator/%'")));
+  ASSERT_EQ(kill(backend, SIGSTOP), 0);
+  std::string out;
+  EXPECT_EQ(Ctl({"stop", "--deadline", "2", "--no-wait"}, &out), 0) << out;
+  auto rc = replicator_->Wait(absl::Seconds(20));
+  kill(backend, SIGCONT);
+  ASSERT_TRUE(rc.ok()) << "the deadline did not end the process";
+  EXPECT_EQ(*rc, 130) << replicator_->Log();
+  EXPECT_NE(replicator_->Log().find("stop deadline passed; exiting now"), std::string::npos);
+  ASSERT_TRUE(WaitUntil([&] {
+    return QueryInt(Dest(0),
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                    "'slate-replicator/%'") == 0;
+  }));
+  EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
+  EXPECT_EQ(SplitTransactions(Dest(0)), 0);
+}
+
 TEST_F(ControlTest, ATokenIsRequiredWhenSet) {
   server_ = StartReplicator({}, {"SLATE_TOKEN=t0ken-42"});
   std::string out;
