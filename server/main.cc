@@ -9,6 +9,7 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,7 +106,14 @@ bool RunValidation(const config::Config& cfg, bool dry_run, spdlog::logger& log)
 
 std::atomic<bool> g_exiting{false};
 std::atomic<int> g_signals{0};
-std::atomic<Replicator*> g_replicator{nullptr};
+// The running replicator, for the signal thread; the mutex keeps it alive while Stop() runs.
+std::mutex g_replicator_mu;
+Replicator* g_replicator = nullptr;  // guarded by g_replicator_mu
+
+void SetReplicator(Replicator* r) {
+  std::lock_guard<std::mutex> lock(g_replicator_mu);
+  g_replicator = r;
+}
 
 // The one thread that takes SIGINT and SIGTERM (every other thread blocks them): the first asks
 // for a graceful stop, the second exits at once.
@@ -118,7 +126,8 @@ void SignalLoop(sigset_t signals) {
     if (g_signals.fetch_add(1) == 0) {
       log::Info(*log, "signal received; stopping (a second signal exits at once)",
                 {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-      if (Replicator* r = g_replicator.load()) r->Stop(absl::ZeroDuration());
+      std::lock_guard<std::mutex> lock(g_replicator_mu);
+      if (g_replicator != nullptr) g_replicator->Stop(absl::ZeroDuration());
     } else {
       log::Warn(*log, "second signal; exiting now (open batches roll back)");
       _exit(kExitForced);
@@ -259,7 +268,7 @@ int Run(const std::vector<std::string>& args) {
   }
 
   core::Engine& engine = replicator.engine();
-  g_replicator = &replicator;
+  SetReplicator(&replicator);
   if (g_signals.load() > 0) replicator.Stop(absl::ZeroDuration());
   engine.Start();
   if (rpc_server) rpc_server->SetHealth(/*ready=*/false, /*live=*/true);
@@ -313,7 +322,7 @@ int Run(const std::vector<std::string>& args) {
     rpc_server->Shutdown(absl::Seconds(1));
     log::Info(*log, "control API stopped");
   }
-  g_replicator = nullptr;
+  SetReplicator(nullptr);
   if (!stop_requested) {
     log::Error(*log, "every destination failed; exiting");
     return kExitFailed;
