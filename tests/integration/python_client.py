@@ -3,8 +3,10 @@
 from proto/ by protoc and grpc_python_plugin: the API is usable from another gRPC implementation.
 Prints one JSON object: the status it read and the services server reflection lists."""
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,7 @@ parser.add_argument("--reflection-proto", required=True)
 args = parser.parse_args()
 
 out = tempfile.mkdtemp(prefix="slate-py-")
+atexit.register(shutil.rmtree, out, ignore_errors=True)
 subprocess.check_call([
     "protoc", "-I" + args.proto_root, "-I" + os.path.dirname(args.reflection_proto),
     "-I/usr/include", "--python_out=" + out, "--grpc_python_out=" + out,
