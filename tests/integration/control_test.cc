@@ -107,10 +107,7 @@ TEST_F(ControlTest, StopEndsTheServerWithEveryDestinationConsistent) {
   ASSERT_TRUE(rc.ok());
   EXPECT_EQ(*rc, 0) << replicator_->Log();
   EXPECT_NE(replicator_->Log().find("stop requested over the API"), std::string::npos);
-  for (int d = 0; d < 2; ++d) {
-    EXPECT_EQ(QueryInt(Dest(d), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
-    EXPECT_EQ(SplitTransactions(Dest(d)), 0);
-  }
+  for (int d = 0; d < 2; ++d) ExpectWholeTransactions(Dest(d));
   EXPECT_EQ(Ctl({"status"}, &out), 3) << out;  // gone: unreachable
   EXPECT_NE(out.find("cannot reach slate-replicator"), std::string::npos) << out;
 }
@@ -123,14 +120,11 @@ TEST_F(ControlTest, HealthFlipsToNotServingWhenAStopBegins) {
   EXPECT_NE(out.find("SERVING"), std::string::npos) << out;
   ASSERT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; }));
   // Freeze destination 0's backend so the stop cannot finish while we look.
-  const pid_t backend = static_cast<pid_t>(
-      QueryInt(cluster().ConnInfo("postgres"),
-               absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", dest_dbs_[0],
-                            "' AND application_name LIKE 'slate-replicator/%'")));
-  ASSERT_EQ(kill(backend, SIGSTOP), 0);
+  FrozenReplicatorBackend frozen(cluster(), dest_dbs_[0]);
+  ASSERT_TRUE(frozen.frozen());
   EXPECT_EQ(Ctl({"stop", "--no-wait"}, &out), 0) << out;
   const bool flipped = WaitUntil([&] { return Ctl({"health"}, &out) == 1; });
-  kill(backend, SIGCONT);
+  frozen.Thaw();
   ASSERT_TRUE(flipped) << out;
   EXPECT_NE(out.find("NOT_SERVING"), std::string::npos) << out;
   auto rc = replicator_->Wait(absl::Seconds(30));
@@ -143,25 +137,17 @@ TEST_F(ControlTest, AStopDeadlineBoundsAStopThatCannotFinish) {
   server_ = StartReplicator();
   ASSERT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; }));
   // Freeze destination 0's backend: its open batch can neither commit nor roll back.
-  const pid_t backend = static_cast<pid_t>(
-      QueryInt(cluster().ConnInfo("postgres"),
-               absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", dest_dbs_[0],
-                            "' AND application_name LIKE 'slate-replicator/%'")));
-  ASSERT_EQ(kill(backend, SIGSTOP), 0);
+  FrozenReplicatorBackend frozen(cluster(), dest_dbs_[0]);
+  ASSERT_TRUE(frozen.frozen());
   std::string out;
   EXPECT_EQ(Ctl({"stop", "--deadline", "2", "--no-wait"}, &out), 0) << out;
   auto rc = replicator_->Wait(absl::Seconds(20));
-  kill(backend, SIGCONT);
+  frozen.Thaw();
   ASSERT_TRUE(rc.ok()) << "the deadline did not end the process";
   EXPECT_EQ(*rc, 130) << replicator_->Log();
   EXPECT_NE(replicator_->Log().find("stop deadline passed; exiting now"), std::string::npos);
-  ASSERT_TRUE(WaitUntil([&] {
-    return QueryInt(Dest(0),
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
-                    "'slate-replicator/%'") == 0;
-  }));
-  EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
-  EXPECT_EQ(SplitTransactions(Dest(0)), 0);
+  ASSERT_TRUE(WaitForNoReplicatorSessions(Dest(0)));
+  ExpectWholeTransactions(Dest(0));
 }
 
 TEST_F(ControlTest, ATokenIsRequiredWhenSet) {

@@ -130,12 +130,7 @@ TEST_F(ReplicationTest, KillNineMidCatchUpLosesAndDuplicatesNothing) {
     ASSERT_TRUE((*replicator)->Wait().ok());
     const long long after = Count(Dest(0));
     if (after < total) ++killed_midway;
-    for (int d = 0; d < 2; ++d) {
-      // Whole batches only: no holes, no split transactions (duplicates are impossible: the
-      // primary key would have failed the batch).
-      EXPECT_EQ(QueryInt(Dest(d), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
-      EXPECT_EQ(SplitTransactions(Dest(d)), 0);
-    }
+    for (int d = 0; d < 2; ++d) ExpectWholeTransactions(Dest(d));
   }
   EXPECT_GE(killed_midway, 1) << "the backlog was copied before any kill: make it larger";
   auto replicator = ReplicatorProcess::Start(config);
@@ -155,8 +150,7 @@ TEST_F(ReplicationTest, SigtermMidBatchCommitsOrRollsBackWholeAndExitsZero) {
   ASSERT_TRUE(rc.ok()) << "did not stop within 10 s";
   EXPECT_EQ(*rc, 0) << (*replicator)->Log();
   for (int d = 0; d < 2; ++d) {
-    EXPECT_EQ(QueryInt(Dest(d), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
-    EXPECT_EQ(SplitTransactions(Dest(d)), 0);
+    ExpectWholeTransactions(Dest(d));
     // The last transaction on the destination is complete.
     const long long max_id = QueryInt(Dest(d), "SELECT coalesce(max(id), 0) FROM events");
     if (max_id > 0 && max_id < total) {
@@ -174,27 +168,18 @@ TEST_F(ReplicationTest, ASecondSignalExitsAtOnceWhenTheGracefulStopCannotFinish)
   ASSERT_TRUE(replicator.ok());
   ASSERT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; })) << (*replicator)->Log();
   // Freeze the backend writing destination 0: the replicator's write to it cannot complete.
-  const std::string backend =
-      QueryValue(cluster().ConnInfo("postgres"),
-                 absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", dest_dbs_[0],
-                              "' AND application_name LIKE 'slate-replicator/%'"));
-  const pid_t pid = static_cast<pid_t>(std::stoi(backend));
-  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  FrozenReplicatorBackend frozen(cluster(), dest_dbs_[0]);
+  ASSERT_TRUE(frozen.frozen());
   (*replicator)->Signal(SIGTERM);
   (*replicator)->Signal(SIGINT);  // another signal: standard signals of one kind do not queue
   auto rc = (*replicator)->Wait(absl::Seconds(10));
-  kill(pid, SIGCONT);
+  frozen.Thaw();
   ASSERT_TRUE(rc.ok()) << "did not exit at the second signal";
   EXPECT_EQ(*rc, 130) << (*replicator)->Log();
   EXPECT_NE((*replicator)->Log().find("second signal; exiting now"), std::string::npos);
   // The interrupted batch rolls back when its connection goes: whole transactions only.
-  ASSERT_TRUE(WaitUntil([&] {
-    return QueryInt(Dest(0),
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
-                    "'slate-replicator/%'") == 0;
-  }));
-  EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0);
-  EXPECT_EQ(SplitTransactions(Dest(0)), 0);
+  ASSERT_TRUE(WaitForNoReplicatorSessions(Dest(0)));
+  ExpectWholeTransactions(Dest(0));
 }
 
 TEST_F(ReplicationTest, ASecondReplicatorIsRefused) {

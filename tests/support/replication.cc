@@ -281,3 +281,44 @@ long long JsonField(const std::string& json, const std::string& name, int nth) {
 }
 
 }  // namespace slate::testing
+
+namespace slate::testing {
+
+void ExpectWholeTransactions(const std::string& conninfo) {
+  EXPECT_EQ(QueryInt(conninfo, "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0)
+      << "holes in " << conninfo;
+  EXPECT_EQ(SplitTransactions(conninfo), 0) << "split source transactions in " << conninfo;
+}
+
+bool WaitForNoReplicatorSessions(const std::string& conninfo) {
+  return WaitUntil([&] {
+    return QueryInt(conninfo,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND application_name LIKE 'slate-replicator/%'") == 0;
+  });
+}
+
+FrozenReplicatorBackend::FrozenReplicatorBackend(PgCluster& cluster, const std::string& database) {
+  const Rows rows =
+      Query(cluster.ConnInfo("postgres"),
+            absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", database,
+                         "' AND application_name LIKE 'slate-replicator/%'"));
+  if (rows.size() != 1) {
+    ADD_FAILURE() << "expected one slate-replicator session in " << database << ", found "
+                  << rows.size();
+    return;
+  }
+  const pid_t pid = static_cast<pid_t>(std::stoi(rows[0][0]));
+  if (kill(pid, SIGSTOP) != 0) {
+    ADD_FAILURE() << "cannot SIGSTOP backend " << pid;
+    return;
+  }
+  pid_ = pid;
+}
+
+void FrozenReplicatorBackend::Thaw() {
+  if (pid_ > 0) kill(pid_, SIGCONT);
+  pid_ = -1;
+}
+
+}  // namespace slate::testing

@@ -36,6 +36,31 @@ class SourceAndDestinations : public ::testing::Test {
 // -1 when absent.
 long long JsonField(const std::string& json, const std::string& name, int nth = 0);
 
+// Whole source transactions only: no holes (count = max id) and no source transaction split
+// across destination transactions. (Duplicates cannot exist: the primary key refuses them.)
+void ExpectWholeTransactions(const std::string& conninfo);
+
+// Waits until no slate-replicator session is left in the database of `conninfo` (a dead
+// replicator's open batch has then been rolled back).
+bool WaitForNoReplicatorSessions(const std::string& conninfo);
+
+class PgCluster;
+
+// SIGSTOPs the backend serving slate-replicator in `database`, so its open batch can neither
+// commit nor roll back, until Thaw() or destruction: a failed assertion never leaves it frozen.
+class FrozenReplicatorBackend {
+ public:
+  FrozenReplicatorBackend(PgCluster& cluster, const std::string& database);
+  ~FrozenReplicatorBackend() { Thaw(); }
+  FrozenReplicatorBackend(const FrozenReplicatorBackend&) = delete;
+  FrozenReplicatorBackend& operator=(const FrozenReplicatorBackend&) = delete;
+  bool frozen() const { return pid_ > 0; }
+  void Thaw();
+
+ private:
+  pid_t pid_ = -1;
+};
+
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(60));
 
