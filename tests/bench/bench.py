@@ -1,0 +1,713 @@
+#!/usr/bin/env python3
+"""slate-replicator benchmark suite: the replicator beside a raw binary COPY pipe and PostgreSQL's
+native logical replication, in one run, alternating A B A B on the same clusters.
+
+Three throwaway PostgreSQL 15 clusters on loopback (a source and two destinations), PostgreSQL
+defaults except what logical replication needs (wal_level=logical) and commit timestamps on the
+source (to time commit -> arrival). The full slate schema; a deterministic data set of ~350-byte
+JSON events in source transactions of 1-50 events.
+
+Scenarios (each system measured in turn, ROUNDS times, medians reported):
+  catch-up, 1 destination:  binary COPY pipe | slate-replicator | logical (initial sync)
+  catch-up, 2 destinations: teed binary COPY pipe (one read, two writes) | slate-replicator |
+                            logical (two subscriptions)
+  steady state, 1 and 2 destinations: source commit -> row committed on the destination, at a
+                            given rate of source transactions (1-10 events each), p50/p95/p99/max:
+                            logical | slate-replicator
+  highest sustained rate:   a ladder of rates; the highest at which the commit -> arrival p99
+                            stays under a second: logical | slate-replicator
+  memory:                   the replicator's peak RSS for the backlog above and for one
+                            200,000-event source transaction
+Every run ends with its destinations checked against the source (same id, ts and event bytes
+everywhere) and, for the replicator, that no source transaction was split.
+
+Run via tests/bench/run.sh (installs, builds, then runs this). Writes JSON (--json).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PG_BIN = os.environ.get("SLATE_PG_BINDIR", "/usr/lib/postgresql/15/bin")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# One ~350-byte event, as the application would write it; k = its place in the transaction.
+EVENT_SQL = ("json_build_object('entityName', 'order', 'entityId', t, 'operation', 'update', "
+             "'propertyName', 'status', 'metadata', json_build_object('command', 'bench', 'k', k), "
+             "'value', json_build_object('amount', 1234567.89 + t, 'note', repeat('x', 180)))::text")
+
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def free_port(start):
+    port = start
+    while True:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                port += 1
+
+
+class Cluster:
+    def __init__(self, name, work, port, as_pg, extra):
+        self.name, self.port, self.as_pg = name, port, as_pg
+        self.dir = os.path.join(work, name)
+        self.logfile = os.path.join(work, f"{name}.log")
+        subprocess.run(as_pg + [f"{PG_BIN}/initdb", "-D", self.dir, "-U", "postgres", "-A", "trust",
+                                "-E", "UTF8", "--locale=C", "--no-sync"],
+                       check=True, stdout=subprocess.DEVNULL)
+        opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {work} " + " ".join(
+            f"-c {k}={v}" for k, v in extra.items())
+        subprocess.run(as_pg + [f"{PG_BIN}/pg_ctl", "-D", self.dir, "-l", self.logfile, "-w",
+                                "-o", opts, "start"], check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        subprocess.run(self.as_pg + [f"{PG_BIN}/pg_ctl", "-D", self.dir, "-m", "fast", "-w",
+                                     "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def psql_args(self, db):
+        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                str(self.port), "-U", "postgres", "-d", db]
+
+    def q(self, sql, db="bench"):
+        out = subprocess.run(self.psql_args(db) + ["-t", "-A", "-c", sql], check=True,
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def cpu_seconds(self):
+        """CPU used by the whole cluster so far: the postmaster, its live children, and the
+        children it has reaped (ended backends count in the postmaster's cutime/cstime)."""
+        with open(os.path.join(self.dir, "postmaster.pid")) as f:
+            pm = int(f.readline())
+        total = proc_cpu(pm, children=True)
+        for child in children_of(pm):
+            total += proc_cpu(child)
+        return total
+
+
+def proc_stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def proc_cpu(pid, children=False):
+    try:
+        st = proc_stat(pid)
+    except OSError:
+        return 0.0
+    # Fields after "pid (comm)": state=0 ... utime=11 stime=12 cutime=13 cstime=14
+    t = int(st[11]) + int(st[12])
+    if children:
+        t += int(st[13]) + int(st[14])
+    return t / CLK_TCK
+
+
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if int(proc_stat(int(d))[1]) == pid:
+                    out.append(int(d))
+            except (OSError, IndexError):
+                pass
+    return out
+
+
+def peak_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pct(values, p):
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.join(ROOT, args.build_dir)
+        self.replicator = os.path.join(self.build, "server", "slate-replicator")
+        self.slatectl = os.path.join(self.build, "client", "slatectl")
+        if not os.access(self.replicator, os.X_OK):
+            sys.exit(f"build first: tests/bench/run.sh builds; or cmake --build {args.build_dir}")
+        self.work = tempfile.mkdtemp(prefix="slate-bench-")
+        os.chmod(self.work, 0o755)
+        self.as_pg = []
+        if os.getuid() == 0:
+            shutil.chown(self.work, "postgres")
+            self.as_pg = ["runuser", "-u", "postgres", "--"]
+        self.clusters = []
+        self.results = {"events": args.events, "rounds": args.rounds, "catch_up": {},
+                        "latency": {}, "max_rate": {}, "memory": {}, "checks": {}}
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def start(self):
+        port = 26432  # below the ephemeral range: no TIME_WAIT leftovers there
+        common = {"max_wal_senders": 10, "max_replication_slots": 10,
+                  "max_logical_replication_workers": 8, "max_worker_processes": 16}
+        for name in ("source", "d1", "d2"):
+            port = free_port(port)
+            extra = dict(common)
+            if name == "source":
+                extra.update({"wal_level": "logical", "track_commit_timestamp": "on"})
+            self.clusters.append(Cluster(name, self.work, port, self.as_pg, extra))
+            port += 1
+        self.src, self.d1, self.d2 = self.clusters
+        self.ctl(["init-db", "--table-type", "source", "--host", "127.0.0.1", "--port",
+                  str(self.src.port), "--user", "postgres", "--new-database", "bench"])
+        for d in (self.d1, self.d2):
+            # "bench" is written by the pipe and the replicator, "logical" by subscriptions (so
+            # the two never trip over each other's rows when they alternate).
+            for db in ("bench", "logical"):
+                self.ctl(["init-db", "--table-type", "destination", "--host", "127.0.0.1",
+                          "--port", str(d.port), "--user", "postgres", "--new-database", db])
+        self.src.q("CREATE PUBLICATION bench_pub FOR TABLE events")
+
+    def ctl(self, argv):
+        subprocess.run([self.slatectl] + argv, check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self):
+        for c in self.clusters:
+            c.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+    def load(self, events, max_per_tx=50, seed=0):
+        """Appends `events` events in source transactions of 1..max_per_tx events."""
+        self.src.q(f"""
+DO $fill$
+DECLARE n integer; v text; done_ bigint := 0; t integer := {seed};
+BEGIN
+  WHILE done_ < {events} LOOP
+    t := t + 1;
+    n := least(1 + (t * 7919) % {max_per_tx}, {events} - done_);
+    SELECT string_agg(format('($1[%s], $2, %L)', k, {EVENT_SQL}), ', ')
+      INTO v FROM generate_series(1, n) AS k;
+    PERFORM insert_events(v);
+    done_ := done_ + n;
+    IF t % 1000 = 0 THEN COMMIT; END IF;
+  END LOOP;
+END $fill$;""")
+
+    def source_max(self):
+        return int(self.src.q("SELECT coalesce(max(id), 0) FROM events"))
+
+    # ---- checks ------------------------------------------------------------------------------
+
+    DIGEST = ("SELECT count(*) || ' ' || coalesce(md5(string_agg(id || ':' || "
+              "(extract(epoch FROM ts) * 1000000)::bigint || ':' || event::text, ',' ORDER BY id)), '')"
+              " FROM events")
+
+    def check_same(self, what, dests, whole_tx=True):
+        src = self.src.q(self.DIGEST)
+        for cluster, db in dests:
+            got = cluster.q(self.DIGEST, db)
+            if got != src:
+                sys.exit(f"bench: {what}: {cluster.name}/{db} differs from the source "
+                         f"({got} vs {src})")
+            if whole_tx:
+                split = int(cluster.q(
+                    "SELECT count(*) FROM (SELECT ts FROM events GROUP BY ts "
+                    "HAVING count(DISTINCT xmin::text) > 1) s", db))
+                if split:
+                    sys.exit(f"bench: {what}: {split} source transactions split on "
+                             f"{cluster.name}/{db}")
+        self.results["checks"][what] = "identical, no split transaction"
+
+    # ---- systems -----------------------------------------------------------------------------
+
+    def wait_for_id(self, dests, target, proc=None, timeout=900):
+        """Polls a primary-key probe (cheap even during a COPY) until every destination has
+        `target`; samples the replicator's peak RSS meanwhile."""
+        deadline = time.monotonic() + timeout
+        pending = list(dests)
+        while pending:
+            if proc is not None and proc.poll() is not None:
+                sys.exit(f"bench: slate-replicator exited ({proc.returncode}); see "
+                         f"{self.work}/replicator.log")
+            pending = [(c, db) for c, db in pending
+                       if c.q(f"SELECT count(*) FROM events WHERE id = {target}", db) != "1"]
+            if pending:
+                if time.monotonic() > deadline:
+                    sys.exit(f"bench: timed out waiting for id {target}")
+                time.sleep(0.02)
+
+    def config(self, dests, path):
+        cfg = {"eventSource": {"host": "127.0.0.1", "port": self.src.port, "databaseName": "bench",
+                               "user": "postgres"},
+               "replicationDestinations": [
+                   {"host": "127.0.0.1", "port": c.port, "databaseName": db, "user": "postgres"}
+                   for c, db in dests]}
+        if self.args.parallel_writes:
+            cfg["parallelWrites"] = self.args.parallel_writes
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return path
+
+    def start_replicator(self, dests):
+        path = self.config(dests, os.path.join(self.work, "config.json"))
+        logf = open(os.path.join(self.work, "replicator.log"), "a")
+        return subprocess.Popen([self.replicator, "-c", path, "--log-level", "warn",
+                                 "--listen", "none", "--metrics-listen", "none"],
+                                stdout=logf, stderr=subprocess.STDOUT)
+
+    def stop_replicator(self, proc):
+        proc.send_signal(signal.SIGTERM)
+        if proc.wait(timeout=60) != 0:
+            sys.exit(f"bench: slate-replicator exited {proc.returncode}; see {self.work}/replicator.log")
+
+    def truncate(self, dests):
+        for c, db in dests:
+            c.q("TRUNCATE events", db)
+
+    def cluster_cpu(self):
+        return sum(c.cpu_seconds() for c in self.clusters)
+
+    def run_pipe(self, dests):
+        self.truncate(dests)
+        n = self.source_max()
+        out = self.src.psql_args("bench") + [
+            "-c", "COPY (SELECT id, ts, event FROM events ORDER BY id) TO STDOUT (FORMAT binary)"]
+        ins = [c.psql_args(db) + ["-c", "COPY events (id, ts, event) FROM STDIN (FORMAT binary)"]
+               for c, db in dests]
+        cpu0, t0 = self.cluster_cpu(), time.monotonic()
+        if len(ins) == 1:
+            src = subprocess.Popen(out, stdout=subprocess.PIPE)
+            dst = subprocess.Popen(ins[0], stdin=src.stdout)
+            src.stdout.close()
+            ok = dst.wait() == 0 and src.wait() == 0
+        else:
+            # One read teed to every destination.
+            fifos = [os.path.join(self.work, f"tee{i}") for i in range(1, len(ins))]
+            for f in fifos:
+                if not os.path.exists(f):
+                    os.mkfifo(f)
+            cmd = " & ".join(" ".join(map(sh_quote, a)) + f" < {f}" for a, f in zip(ins[1:], fifos))
+            cmd += " & " + " ".join(map(sh_quote, out)) + " | tee " + " ".join(fifos) + " | " + \
+                " ".join(map(sh_quote, ins[0])) + "; wait"
+            ok = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd]).returncode == 0
+        secs = time.monotonic() - t0
+        if not ok:
+            sys.exit("bench: the COPY pipe failed")
+        self.wait_for_id(dests, n)
+        return {"seconds": secs, "db_cpu_seconds": self.cluster_cpu() - cpu0}
+
+    def run_replicator(self, dests):
+        self.truncate(dests)
+        n = self.source_max()
+        cpu0, t0 = self.cluster_cpu(), time.monotonic()
+        proc = self.start_replicator(dests)
+        self.wait_for_id(dests, n, proc)
+        secs = time.monotonic() - t0
+        rss, cpu = peak_rss_kb(proc.pid), proc_cpu(proc.pid)
+        db_cpu = self.cluster_cpu() - cpu0
+        self.stop_replicator(proc)
+        return {"seconds": secs, "peak_rss_kb": rss, "cpu_seconds": cpu,
+                "db_cpu_seconds": db_cpu}
+
+    def subscribe(self, cluster, name, copy_data):
+        cluster.q(f"CREATE SUBSCRIPTION {name} CONNECTION 'host=127.0.0.1 port={self.src.port} "
+                  f"user=postgres dbname=bench' PUBLICATION bench_pub WITH (copy_data = {copy_data})",
+                  "logical")
+
+    def unsubscribe(self, cluster, name):
+        cluster.q(f"DROP SUBSCRIPTION IF EXISTS {name}", "logical")
+
+    def run_logical(self, dests):
+        self.truncate(dests)
+        n = self.source_max()
+        cpu0, t0 = self.cluster_cpu(), time.monotonic()
+        for i, (c, _) in enumerate(dests):
+            self.subscribe(c, f"sync{i}", "true")
+        self.wait_for_id(dests, n)
+        secs = time.monotonic() - t0
+        db_cpu = self.cluster_cpu() - cpu0
+        for i, (c, _) in enumerate(dests):
+            self.unsubscribe(c, f"sync{i}")
+        return {"seconds": secs, "db_cpu_seconds": db_cpu}
+
+    # ---- scenarios ---------------------------------------------------------------------------
+
+    def catch_up(self):
+        for ndest in (1, 2):
+            bench = [(self.d1, "bench"), (self.d2, "bench")][:ndest]
+            logical = [(self.d1, "logical"), (self.d2, "logical")][:ndest]
+            runs = {"pipe": [], "slate-replicator": [], "logical": []}
+            for r in range(1, self.args.rounds + 1):
+                for system in ("pipe", "slate-replicator", "logical"):
+                    if system == "pipe":
+                        res = self.run_pipe(bench)
+                    elif system == "slate-replicator":
+                        res = self.run_replicator(bench)
+                    else:
+                        res = self.run_logical(logical)
+                    self.check_same(f"catch-up {ndest} destination(s), {system}, round {r}",
+                                    logical if system == "logical" else bench,
+                                    whole_tx=system == "slate-replicator")
+                    runs[system].append(res)
+                    extra = ""
+                    if "peak_rss_kb" in res:
+                        extra = (f", peak RSS {res['peak_rss_kb'] // 1024} MB, "
+                                 f"CPU {res['cpu_seconds']:.2f} s")
+                    log(f"catch-up, {ndest} destination(s), round {r}: {system} "
+                        f"{res['seconds']:.2f} s{extra}")
+            self.results["catch_up"][f"{ndest}"] = runs
+
+    def generate(self, rate, seconds, max_per_tx=10):
+        """Commits `rate` source transactions per second (1..max_per_tx events each) for
+        `seconds`, from one session, paced by the clock. Returns (first id, last id, achieved
+        transactions per second)."""
+        first = self.source_max() + 1
+        total = int(rate * seconds)
+        t0 = time.monotonic()
+        self.src.q(f"""
+DO $gen$
+DECLARE n integer; v text; t integer; start timestamptz := clock_timestamp(); lag float8;
+BEGIN
+  FOR t IN 1..{total} LOOP
+    n := 1 + (t * 7919) % {max_per_tx};
+    SELECT string_agg(format('($1[%s], $2, %L)', k, {EVENT_SQL}), ', ')
+      INTO v FROM generate_series(1, n) AS k;
+    PERFORM insert_events(v);
+    COMMIT;
+    lag := extract(epoch FROM start + t * interval '{1.0 / rate} seconds' - clock_timestamp());
+    IF lag > 0 THEN PERFORM pg_sleep(lag); END IF;
+  END LOOP;
+END $gen$;""")
+        elapsed = time.monotonic() - t0
+        return first, self.source_max(), total / elapsed
+
+    ARRIVAL = """
+CREATE TABLE IF NOT EXISTS arrival (id bigint, at timestamptz);
+CREATE OR REPLACE FUNCTION note_arrival() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN INSERT INTO public.arrival VALUES (NEW.id, clock_timestamp()); RETURN NULL; END$$;
+DROP TRIGGER IF EXISTS note_arrival ON events;
+-- Deferred: fires as the inserting transaction commits, which is when the row becomes visible.
+CREATE CONSTRAINT TRIGGER note_arrival AFTER INSERT ON events
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION note_arrival();
+-- Also for the logical apply worker (session_replication_role = replica; search_path empty).
+ALTER TABLE events ENABLE ALWAYS TRIGGER note_arrival;
+TRUNCATE arrival;"""
+
+    def latencies(self, dests, first, last):
+        """Per source transaction: its source commit time -> the time its last row was committed
+        on the slowest destination, in milliseconds."""
+        commits = {}
+        for line in self.src.q(
+                "SELECT min(id), max(id), extract(epoch FROM pg_xact_commit_timestamp(xmin)) "
+                f"FROM events WHERE id BETWEEN {first} AND {last} GROUP BY xmin::text, "
+                "pg_xact_commit_timestamp(xmin)").splitlines():
+            lo, hi, at = line.split("|")
+            commits[(int(lo), int(hi))] = float(at)
+        arrived = {}
+        for c, db in dests:
+            for line in c.q(f"SELECT id, extract(epoch FROM at) FROM arrival "
+                            f"WHERE id BETWEEN {first} AND {last}", db).splitlines():
+                i, at = line.split("|")
+                arrived[int(i)] = max(arrived.get(int(i), 0.0), float(at))
+        out = []
+        for (lo, hi), at in commits.items():
+            if any(i not in arrived for i in range(lo, hi + 1)):
+                sys.exit(f"bench: ids {lo}-{hi} never arrived")
+            out.append((max(arrived[i] for i in range(lo, hi + 1)) - at) * 1000.0)
+        return out
+
+    def steady_window(self, system, ndest, rate, seconds):
+        """One measured window: `system` replicates while the generator runs at `rate`."""
+        bench = [(self.d1, "bench"), (self.d2, "bench")][:ndest]
+        logical = [(self.d1, "logical"), (self.d2, "logical")][:ndest]
+        dests = logical if system == "logical" else bench
+        for c, db in dests:
+            c.q(self.ARRIVAL, db)
+        n = self.source_max()
+        proc = None
+        if system == "logical":
+            for i, (c, _) in enumerate(dests):
+                c.q(f"ALTER SUBSCRIPTION live{i} ENABLE", "logical")
+        else:
+            proc = self.start_replicator(dests)
+        self.wait_for_id(dests, n, proc)  # whatever the other system's window left to copy
+        cpu0 = proc_cpu(proc.pid) if proc else 0.0
+        first, last, achieved = self.generate(rate, seconds)
+        self.wait_for_id(dests, last, proc, timeout=600)
+        res = {"achieved_tx_per_second": achieved}
+        if proc:
+            res["cpu_seconds"] = proc_cpu(proc.pid) - cpu0
+            res["peak_rss_kb"] = peak_rss_kb(proc.pid)
+            self.stop_replicator(proc)
+        else:
+            for i, (c, _) in enumerate(dests):
+                c.q(f"ALTER SUBSCRIPTION live{i} DISABLE", "logical")
+        lat = self.latencies(dests, first, last)
+        for c, db in dests:
+            c.q("DROP TRIGGER note_arrival ON events; TRUNCATE arrival", db)
+        res.update({"transactions": len(lat), "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95),
+                    "p99_ms": pct(lat, 99), "max_ms": max(lat)})
+        return res
+
+    def prepare_live_subscriptions(self):
+        # Logical destinations: a subscription each that first copies the table, then streams;
+        # disabled between its windows (its slot keeps what comes meanwhile).
+        everything = self.source_max()
+        for i, c in enumerate((self.d1, self.d2)):
+            self.unsubscribe(c, f"live{i}")
+            c.q("TRUNCATE events", "logical")
+            self.subscribe(c, f"live{i}", "true")
+        self.wait_for_id([(self.d1, "logical"), (self.d2, "logical")], everything)
+        for i, c in enumerate((self.d1, self.d2)):
+            c.q(f"ALTER SUBSCRIPTION live{i} DISABLE", "logical")
+        self.level_replicator_destinations()
+
+    def level_replicator_destinations(self):
+        """Brings both of the replicator's destinations level with the source."""
+        dests = [(self.d1, "bench"), (self.d2, "bench")]
+        proc = self.start_replicator(dests)
+        self.wait_for_id(dests, self.source_max(), proc)
+        self.stop_replicator(proc)
+
+    def final_check(self):
+        self.level_replicator_destinations()
+        logical = [(self.d1, "logical"), (self.d2, "logical")]
+        live = [i for i, c in enumerate((self.d1, self.d2))
+                if c.q(f"SELECT count(*) FROM pg_subscription WHERE subname = 'live{i}'",
+                       "logical") == "1"]
+        for i in live:
+            logical[i][0].q(f"ALTER SUBSCRIPTION live{i} ENABLE", "logical")
+        self.wait_for_id([logical[i] for i in live], self.source_max())
+        self.check_same("end of run, every destination",
+                        [(self.d1, "bench"), (self.d2, "bench")], whole_tx=True)
+        if live:
+            self.check_same("end of run, logical destinations", [logical[i] for i in live],
+                            whole_tx=False)
+        # slatectl verify: the same comparison by checksums inside the databases.
+        path = self.config([(self.d1, "bench"), (self.d2, "bench")],
+                           os.path.join(self.work, "verify.json"))
+        t0 = time.monotonic()
+        out = subprocess.run([self.slatectl, "verify", "-c", path], capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"bench: slatectl verify failed: {out.stdout}{out.stderr}")
+        self.results["verify"] = {"events": self.source_max(), "destinations": 2,
+                                  "seconds": time.monotonic() - t0}
+
+    def steady(self):
+        rate, secs = self.args.rate, self.args.latency_seconds
+        for ndest in (1, 2):
+            runs = {"logical": [], "slate-replicator": []}
+            for r in range(1, self.args.rounds + 1):
+                for system in ("logical", "slate-replicator"):
+                    res = self.steady_window(system, ndest, rate, secs)
+                    runs[system].append(res)
+                    log(f"steady state {rate} tx/s, {ndest} destination(s), round {r}: {system} "
+                        f"p50 {res['p50_ms']:.2f} ms, p99 {res['p99_ms']:.2f} ms, "
+                        f"max {res['max_ms']:.1f} ms ({res['transactions']} transactions at "
+                        f"{res['achieved_tx_per_second']:.0f}/s)")
+            self.results["latency"][f"{ndest}"] = {"rate_tx_per_second": rate, "runs": runs}
+
+    def max_rate(self):
+        secs = self.args.ladder_seconds
+        out = {}
+        for system in ("logical", "slate-replicator"):
+            best, steps = 0, []
+            for rate in self.args.ladder:
+                res = self.steady_window(system, 1, rate, secs)
+                ok = res["p99_ms"] < 1000.0
+                steps.append({"rate": rate, "achieved": res["achieved_tx_per_second"],
+                              "p99_ms": res["p99_ms"], "max_ms": res["max_ms"], "bounded": ok})
+                log(f"ladder: {system} at {rate} tx/s (achieved {res['achieved_tx_per_second']:.0f}):"
+                    f" p99 {res['p99_ms']:.1f} ms, max {res['max_ms']:.1f} ms")
+                if not ok:
+                    break
+                best = res["achieved_tx_per_second"]
+                if res["achieved_tx_per_second"] < 0.9 * rate:
+                    break  # the generator's own limit: nothing higher can be offered
+            out[system] = {"highest_bounded_tx_per_second": best, "steps": steps}
+        self.results["max_rate"] = out
+
+    def big_transaction(self):
+        """Peak RSS of a fresh replicator that copies one 200,000-event source transaction."""
+        dests = [(self.d1, "bench")]
+        n0 = self.source_max()
+        self.src.q(f"""
+DO $big$
+DECLARE v text; t integer := -1;
+BEGIN
+  FOR b IN 1..{self.args.big_tx // 5000} LOOP
+    SELECT string_agg(format('($1[%s], $2, %L)', k, {EVENT_SQL}), ', ')
+      INTO v FROM generate_series(1, 5000) AS k;
+    PERFORM insert_events(v);
+  END LOOP;
+END $big$;""")
+        n = self.source_max()
+        proc = self.start_replicator(dests)
+        t0 = time.monotonic()
+        self.wait_for_id(dests, n, proc)
+        secs = time.monotonic() - t0
+        rss = peak_rss_kb(proc.pid)
+        self.stop_replicator(proc)
+        self.check_same("one big source transaction", dests)
+        self.results["memory"]["big_transaction"] = {"events": n - n0, "peak_rss_kb": rss,
+                                                     "seconds": secs}
+        log(f"one {n - n0}-event source transaction: peak RSS {rss // 1024} MB, {secs:.2f} s")
+
+    # ---- report ------------------------------------------------------------------------------
+
+    def report(self):
+        res, n = self.results, self.args.events
+        med = lambda runs, k: statistics.median(r[k] for r in runs)  # noqa: E731
+        lines = []
+        lines.append(f"Catch-up of {n:,} events (medians of {self.args.rounds} rounds)")
+        lines.append(f"| destinations | system | seconds | events/s | vs pipe | peak RSS | CPU s |"
+                     f" DB CPU s |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for nd, runs in res["catch_up"].items():
+            pipe = med(runs["pipe"], "seconds")
+            for system in ("pipe", "slate-replicator", "logical"):
+                s = med(runs[system], "seconds")
+                name = {"pipe": "binary COPY pipe" + (" (teed)" if nd == "2" else ""),
+                        "logical": "logical replication (initial sync)"}.get(system, system)
+                rss = f"{med(runs[system], 'peak_rss_kb') / 1024:.0f} MB" \
+                    if "peak_rss_kb" in runs[system][0] else "-"
+                cpu = f"{med(runs[system], 'cpu_seconds'):.2f}" \
+                    if "cpu_seconds" in runs[system][0] else "-"
+                lines.append(f"| {nd} | {name} | {s:.2f} | {n / s:,.0f} | {pipe / s:.2f}x | {rss} |"
+                             f" {cpu} | {med(runs[system], 'db_cpu_seconds'):.1f} |")
+        for nd, lat in res["latency"].items():
+            runs = lat["runs"]
+            lines.append("")
+            lines.append(f"Steady state, {lat['rate_tx_per_second']} source transactions/s of "
+                         f"1-10 events, {nd} destination(s): source commit -> committed on the "
+                         f"destination (ms; medians of {self.args.rounds} windows of "
+                         f"{self.args.latency_seconds} s)")
+            lines.append("| system | p50 | p95 | p99 | max | vs logical p50 | vs logical p99 |"
+                         " CPU s |")
+            lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+            lp50, lp99 = med(runs["logical"], "p50_ms"), med(runs["logical"], "p99_ms")
+            for system in ("logical", "slate-replicator"):
+                r = runs[system]
+                cpu = f"{med(r, 'cpu_seconds'):.2f}" if "cpu_seconds" in r[0] else "-"
+                lines.append(f"| {system} | {med(r, 'p50_ms'):.2f} | {med(r, 'p95_ms'):.2f} |"
+                             f" {med(r, 'p99_ms'):.2f} | {med(r, 'max_ms'):.2f} |"
+                             f" {med(r, 'p50_ms') / lp50:.2f}x | {med(r, 'p99_ms') / lp99:.2f}x |"
+                             f" {cpu} |")
+        if res["max_rate"]:
+            lines.append("")
+            lines.append("Highest sustained rate, 1 destination (p99 commit -> arrival < 1 s over "
+                         f"{self.args.ladder_seconds} s; ladder {self.args.ladder} tx/s of 1-10 "
+                         "events; one generator session)")
+            for system, r in res["max_rate"].items():
+                top = r["steps"][-1]
+                limit = "lag grew" if not top["bounded"] else \
+                    ("the generator's limit" if top["achieved"] < 0.9 * top["rate"] else
+                     "top of the ladder")
+                lines.append(f"- {system}: {r['highest_bounded_tx_per_second']:,.0f} tx/s "
+                             f"(stopped by {limit})")
+        mem = res["memory"].get("big_transaction")
+        if mem:
+            lines.append(f"- slate-replicator peak RSS copying one {mem['events']:,}-event source "
+                         f"transaction: {mem['peak_rss_kb'] / 1024:.0f} MB")
+        v = res.get("verify")
+        if v:
+            lines.append(f"- slatectl verify of {v['events']:,} events on {v['destinations']} "
+                         f"destinations: {v['seconds']:.2f} s")
+        lines.append("")
+        lines.append("Checks: every destination identical to the source (id, ts, event bytes) "
+                     "after every run; no source transaction split by slate-replicator.")
+        text = "\n".join(lines)
+        print()
+        print(text)
+        res["table_markdown"] = text
+        with open(self.args.json, "w") as f:
+            json.dump(res, f, indent=1)
+        log(f"JSON in {self.args.json}")
+
+
+def sh_quote(s):
+    return "'" + s.replace("'", "'\\''") + "'"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--events", type=int, default=1000000, help="catch-up backlog (default 1M)")
+    p.add_argument("--rounds", type=int, default=2, help="A/B rounds per scenario (default 2)")
+    p.add_argument("--rate", type=int, default=200, help="steady-state source tx/s (default 200)")
+    p.add_argument("--latency-seconds", type=int, default=20, help="steady window (default 20)")
+    p.add_argument("--ladder", type=lambda s: [int(x) for x in s.split(",")],
+                   default=[500, 1000, 2000, 4000, 8000], help="rates for the max-rate ladder")
+    p.add_argument("--ladder-seconds", type=int, default=10)
+    p.add_argument("--big-tx", type=int, default=200000, help="events in the one big transaction")
+    p.add_argument("--only", default="catch-up,steady,max-rate,memory",
+                   help="comma-separated scenarios to run")
+    p.add_argument("--parallel-writes", type=int, default=0,
+                   help="the replicator's parallelWrites (default: its own default)")
+    p.add_argument("--build-dir", default=os.environ.get("SLATE_BUILD_DIR", "build"))
+    p.add_argument("--json", default=None, help="default <build dir>/bench.json")
+    args = p.parse_args()
+    args.json = args.json or os.path.join(ROOT, args.build_dir, "bench.json")
+    only = set(args.only.split(","))
+    b = Bench(args)
+    try:
+        b.start()
+        log(f"loading {args.events:,} events into the source")
+        b.load(args.events)
+        b.src.q("VACUUM ANALYZE events")
+        b.results["event_bytes"] = int(b.src.q("SELECT avg(length(event::text))::int FROM events"))
+        log(f"{b.source_max():,} events, ~{b.results['event_bytes']} bytes of JSON each; "
+            f"work dir {b.work}")
+        b.results["machine"] = machine()
+        if "catch-up" in only:
+            b.catch_up()
+        if "steady" in only or "max-rate" in only:
+            b.prepare_live_subscriptions()
+        if "steady" in only:
+            b.steady()
+        if "max-rate" in only:
+            b.max_rate()
+        if "memory" in only:
+            b.big_transaction()
+        b.final_check()
+        b.report()
+    finally:
+        b.stop()
+
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // (1024 * 1024)
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gib": mem,
+            "postgres": subprocess.run([f"{PG_BIN}/postgres", "--version"], capture_output=True,
+                                       text=True).stdout.strip()}
+
+
+if __name__ == "__main__":
+    main()
