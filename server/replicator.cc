@@ -58,7 +58,14 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
     s.name = d.name;
     s.dsn = dest.Describe();
     s.source = pg::NewEventSource(source, source_what);
-    s.sink = pg::NewEventSink(dest, absl::StrCat("destination ", d.name, " (", s.dsn, ")"));
+    const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
+    pg::SinkOptions sink_options;
+    sink_options.synchronous_commit = config.synchronous_commit;
+    s.sink = pg::NewEventSink(dest, what, sink_options);
+    sink_options.take_writer_lock = false;
+    for (int i = 1; i < config.parallel_writes; ++i) {
+      s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
+    }
     setups.push_back(std::move(s));
   }
   return std::make_unique<core::Engine>(

@@ -176,7 +176,8 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   Config config;
   CheckKeys(root, "",
             {"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations",
-             "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout", "stallTimeout"},
+             "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout", "stallTimeout",
+             "parallelWrites", "synchronousCommit"},
             errors);
 
   if (auto n = GetInt(root, "maxEventsPerWrite", "", 1, 100000000, "events", errors)) {
@@ -204,6 +205,20 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   }
   if (auto ms = GetInt(root, "stallTimeout", "", 1000, 86400000, "milliseconds", errors)) {
     config.stall_timeout = absl::Milliseconds(*ms);
+  }
+  if (auto n = GetInt(root, "parallelWrites", "", 1, 8, "sessions", errors)) {
+    config.parallel_writes = static_cast<int>(*n);
+  }
+  if (auto sc = GetString(root, "synchronousCommit", "", false, errors)) {
+    static const std::set<std::string> kModes = {"on", "off", "local", "remote_write",
+                                                 "remote_apply"};
+    if (kModes.count(*sc) == 0) {
+      errors.Add("synchronousCommit",
+                 absl::StrCat("'", *sc, "' is not a synchronous_commit setting; use one of ",
+                              absl::StrJoin(kModes, ", ")));
+    } else {
+      config.synchronous_commit = *sc;
+    }
   }
   // libpq counts whole seconds: round up.
   const int timeout_s = static_cast<int>((config.connect_timeout_ms + 999) / 1000);
@@ -289,6 +304,8 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   out.emplace_back("maxRetryDelay", absl::FormatDuration(config.max_retry_delay));
   out.emplace_back("heartbeatTimeout", absl::FormatDuration(config.heartbeat_timeout));
   out.emplace_back("stallTimeout", absl::FormatDuration(config.stall_timeout));
+  out.emplace_back("parallelWrites", absl::StrCat(config.parallel_writes));
+  out.emplace_back("synchronousCommit", config.synchronous_commit);
   out.emplace_back("skipHolesAfter", config.skip_holes_after == absl::ZeroDuration()
                                          ? std::string("never (holes are held)")
                                          : absl::FormatDuration(config.skip_holes_after));

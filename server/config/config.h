@@ -36,6 +36,12 @@ struct Config {
   absl::Duration heartbeat_timeout = absl::Seconds(15);
   // A database call with no progress for this long is interrupted and retried.
   absl::Duration stall_timeout = absl::Seconds(60);
+  // Sessions writing each destination in parallel (consecutive batches, committed in id order).
+  int parallel_writes = 2;
+  // The destination sessions' synchronous_commit. "off" (like a logical replication
+  // subscription's default) is safe: after a destination crash the position is read back and a
+  // lost tail is copied again.
+  std::string synchronous_commit = "off";
   // Facts worth an info line at start-up (e.g. maxEventsPerWrite raised to its minimum).
   std::vector<std::string> notes;
 };

@@ -3,6 +3,12 @@
 // One copy pass for one destination: stream every source row after the destination's position
 // into destination transactions, in id order.
 //
+// Parallel writes: with several sinks (sessions on the same destination), consecutive batches go
+// to them in turn. A batch is ended (sent) on one sink, and the next is streamed to the following
+// sink while the destination still applies the first; commits stay strictly in id order (a batch
+// commits only after the one before it), so the destination never shows a hole, even after a
+// crash. One sink is the plain sequential copy.
+//
 // Rules (SEED.md, issue #3):
 // - A destination transaction holds at most max_events_per_write rows, extended only so that a
 //   source transaction (rows sharing one ts) is never split: a batch ends only where ts changes.
@@ -14,6 +20,7 @@
 //   what is committed.
 
 #include <cstdint>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -23,8 +30,9 @@ namespace slate::core {
 
 struct PassOptions {
   int64_t max_events_per_write = 10000;
-  int64_t up_to_id = 0;      // stop after this id (0: read to the end)
-  int64_t skip_hole_to = 0;  // accept a jump from a hole to exactly this id (0: never)
+  int64_t up_to_id = 0;       // stop after this id (0: read to the end)
+  int64_t skip_hole_to = 0;   // accept a jump from a hole to exactly this id (0: never)
+  int64_t expected_rows = 0;  // the caller's guess of the backlog (0: unknown), for the source
 };
 
 enum class PassEnd { kCaughtUp, kHole, kStopped };
@@ -32,6 +40,7 @@ enum class PassEnd { kCaughtUp, kHole, kStopped };
 struct PassResult {
   PassEnd end = PassEnd::kCaughtUp;
   int64_t position = 0;            // after the pass
+  int64_t position_ts = 0;         // the ts of the row at `position` (0: none written)
   int64_t hole_first_missing = 0;  // kHole: the first missing id
   int64_t hole_next_present = 0;   // kHole: the id the source has after the hole
   // kHole when the hole fell inside a source transaction: the open batch was rolled back; a pass
@@ -43,14 +52,19 @@ class PassObserver {
  public:
   virtual ~PassObserver() = default;
   virtual bool StopRequested() = 0;
-  // A batch is about to start with the row at `first_ts` (the oldest event the destination lacks).
+  // A batch is about to start with the row at `first_ts`. Batches commit in the order they start:
+  // the oldest started and not yet committed holds the oldest event the destination lacks.
   virtual void OnBatchStart(int64_t first_ts) = 0;
   virtual void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) = 0;
+  // Every batch started and not committed was abandoned (an error, a stop, a hole).
+  virtual void OnBatchesAbandoned() {}
   // A row was written to the open batch (progress, for the stall watchdog).
   virtual void OnRow() {}
 };
 
-absl::StatusOr<PassResult> RunCopyPass(EventSource& source, EventSink& sink, int64_t position,
-                                       const PassOptions& options, PassObserver& observer);
+// `sinks` has at least one sink; all write the same destination.
+absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<EventSink*>& sinks,
+                                       int64_t position, const PassOptions& options,
+                                       PassObserver& observer);
 
 }  // namespace slate::core

@@ -1,6 +1,7 @@
 #include "server/core/engine.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -61,7 +62,10 @@ class Worker : public PassObserver {
         index_(index),
         activity_(activity),
         log_(log::Get("engine")),
-        backoff_(options.initial_retry_delay, options.max_retry_delay) {}
+        backoff_(options.initial_retry_delay, options.max_retry_delay) {
+    sinks_.push_back(setup_.sink.get());
+    for (auto& helper : setup_.helpers) sinks_.push_back(helper.get());
+  }
 
   void Run() {
     uint64_t seen = 0;
@@ -121,10 +125,17 @@ class Worker : public PassObserver {
   bool StopRequested() override { return board_.stopping(); }
   void OnRow() override { activity_.ticks.fetch_add(1, std::memory_order_relaxed); }
   void OnBatchStart(int64_t first_ts) override {
-    board_.UpdateDestination(index_,
-                             [&](DestinationStatus& d) { d.oldest_missing = EventTime(first_ts); });
+    uncommitted_starts_.push_back(first_ts);
+    if (++batches_this_pass_ == 2 && !catching_up_) StartCatchingUp(pass_start_);
+    if (uncommitted_starts_.size() == 1) {
+      board_.UpdateDestination(
+          index_, [&](DestinationStatus& d) { d.oldest_missing = EventTime(first_ts); });
+    }
   }
+  void OnBatchesAbandoned() override { uncommitted_starts_.clear(); }
   void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) override {
+    if (!uncommitted_starts_.empty()) uncommitted_starts_.pop_front();
+    const int64_t next_oldest = uncommitted_starts_.empty() ? 0 : uncommitted_starts_.front();
     position_ = position;
     events_copied_ += events;
     activity_.ticks.fetch_add(1, std::memory_order_relaxed);
@@ -132,6 +143,7 @@ class Worker : public PassObserver {
     int64_t total = 0;
     board_.UpdateDestination(index_, [&](DestinationStatus& d) {
       d.position = position;
+      if (next_oldest != 0) d.oldest_missing = EventTime(next_oldest);
       d.events_total += events;
       d.bytes_total += bytes;
       ++d.batches_total;
@@ -153,6 +165,9 @@ class Worker : public PassObserver {
   bool Connect() {
     SetState(DestinationState::kConnecting, [](DestinationStatus&) {});
     absl::Status s = setup_.sink->Connect();
+    for (auto& helper : setup_.helpers) {
+      if (s.ok()) s = helper->Connect();
+    }
     if (s.ok()) s = setup_.source->Connect();
     absl::StatusOr<int64_t> position = s.ok() ? setup_.sink->Position() : s;
     if (!position.ok()) {
@@ -164,6 +179,7 @@ class Worker : public PassObserver {
       return false;
     }
     connected_ = true;
+    head_known_ = false;
     position_ = *position;
     board_.UpdateDestination(index_, [&](DestinationStatus& d) { d.position = position_; });
     log::Info(*log_, "destination connected",
@@ -190,6 +206,10 @@ class Worker : public PassObserver {
   }
 
   void Disconnect() {
+    for (auto& helper : setup_.helpers) {
+      helper->AbortBatch();
+      helper->Close();
+    }
     setup_.sink->AbortBatch();
     setup_.sink->Close();
     setup_.source->Close();
@@ -197,35 +217,47 @@ class Worker : public PassObserver {
   }
 
   absl::StatusOr<PassResult> Pass() {
-    absl::StatusOr<SourceHead> head = setup_.source->Head();
-    if (!head.ok()) return head.status();
-    board_.NoteSourceHead(head->max_id, head->newest_event_time);
+    pass_start_ = absl::Now();
+    batches_this_pass_ = 0;
+    uncommitted_starts_.clear();
     board_.UpdateSource([](SourceStatus& s) { ++s.passes_total; });
-    if (head->max_id < position_) {
-      return absl::DataLossError(absl::StrCat(
-          "destination is ahead of the source: its position is ", position_,
-          " but the source's highest id is ", head->max_id,
-          "; it belongs to another source, or the source was rebuilt without restore_events. "
-          "Point it at the right source or re-create it with slatectl init-db"));
-    }
-    if (head->max_id > position_ && !catching_up_) {
-      catching_up_ = true;
-      catch_up_start_ = absl::Now();
-      catch_up_start_events_ = events_copied_;
-      last_progress_log_ = catch_up_start_;
-      SetState(DestinationState::kCatchingUp, [](DestinationStatus&) {});
+    // The source's head costs a round trip: skip it when a notification already told of ids past
+    // this destination (the common case when following live writes); the pass itself reads
+    // everything up to the head and reports it.
+    const bool need_head = !head_known_ || board_.SourceMaxId() <= position_;
+    if (need_head) {
+      absl::StatusOr<SourceHead> head = setup_.source->Head();
+      if (!head.ok()) return head.status();
+      head_known_ = true;
+      board_.NoteSourceHead(head->max_id, head->newest_event_time);
+      if (head->max_id < position_) {
+        return absl::DataLossError(absl::StrCat(
+            "destination is ahead of the source: its position is ", position_,
+            " but the source's highest id is ", head->max_id,
+            "; it belongs to another source, or the source was rebuilt without restore_events. "
+            "Point it at the right source or re-create it with slatectl init-db"));
+      }
+      if (head->max_id - position_ > options_.max_events_per_write && !catching_up_) {
+        StartCatchingUp(pass_start_);
+      }
     }
     PassOptions options;
     options.max_events_per_write = options_.max_events_per_write;
     options.up_to_id = bounded_up_to_;
     options.skip_hole_to = skip_hole_to_;
+    options.expected_rows = std::max<int64_t>(0, board_.SourceMaxId() - position_);
     const int64_t position_before = position_;
     absl::StatusOr<PassResult> result =
-        RunCopyPass(*setup_.source, *setup_.sink, position_, options, *this);
+        RunCopyPass(*setup_.source, sinks_, position_, options, *this);
     if (result.ok() && result->end != PassEnd::kStopped && position_ == position_before) {
       // Nothing was written: make sure the destination is still there before this pass counts
       // as a heartbeat.
       if (absl::Status alive = setup_.sink->Ping(); !alive.ok()) return alive;
+    }
+    if (result.ok() && result->end == PassEnd::kCaughtUp && bounded_up_to_ == 0 &&
+        result->position_ts != 0) {
+      // Read to the end of the source's snapshot: its last row was the head.
+      board_.NoteSourceHead(result->position, EventTime(result->position_ts));
     }
     if (result.ok() && result->end == PassEnd::kCaughtUp && catching_up_ && bounded_up_to_ == 0) {
       catching_up_ = false;
@@ -241,6 +273,14 @@ class Worker : public PassObserver {
       }
     }
     return result;
+  }
+
+  void StartCatchingUp(absl::Time since) {
+    catching_up_ = true;
+    catch_up_start_ = since;
+    catch_up_start_events_ = events_copied_;
+    last_progress_log_ = since;
+    SetState(DestinationState::kCatchingUp, [](DestinationStatus&) {});
   }
 
   // Returns true when the next pass should run at once.
@@ -357,6 +397,11 @@ class Worker : public PassObserver {
   int64_t skip_hole_to_ = 0;
   int64_t hole_at_ = 0;
   absl::Time hole_since_;
+  std::vector<EventSink*> sinks_;
+  bool head_known_ = false;  // a Head() since the last connect
+  absl::Time pass_start_;
+  int batches_this_pass_ = 0;
+  std::deque<int64_t> uncommitted_starts_;  // first ts of each batch started, not committed
   bool catching_up_ = false;
   absl::Time catch_up_start_;
   int64_t catch_up_start_events_ = 0;
@@ -419,6 +464,7 @@ void Engine::WatchdogLoop() {
         wakeups_->Interrupt();
       } else {
         destinations_[i].sink->Interrupt();
+        for (auto& helper : destinations_[i].helpers) helper->Interrupt();
         destinations_[i].source->Interrupt();
       }
     }

@@ -1,7 +1,7 @@
 #pragma once
 
 // The replication engine: one listener thread on the source's notifications and one worker thread
-// per destination. Destinations progress independently: each has its own source reader and sink,
+// per destination. Destinations progress independently: each has its own source reader and sinks,
 // its own position, its own retries; a slow, failing or unreachable destination never delays the
 // others. Start() once; RequestStop() from any thread (signal handler thread, the Stop RPC); Join()
 // returns when every thread has ended. Snapshot() is cheap and thread-safe.
@@ -45,7 +45,10 @@ struct DestinationSetup {
   std::string name;
   std::string dsn;                      // masked
   std::unique_ptr<EventSource> source;  // this destination's own reader of the source
-  std::unique_ptr<EventSink> sink;
+  std::unique_ptr<EventSink> sink;      // takes the writer lock
+  // More sessions on the same destination for parallel writes (without the lock: they write only
+  // while `sink`'s session holds it). Empty: one stream.
+  std::vector<std::unique_ptr<EventSink>> helpers;
 };
 
 class Engine {

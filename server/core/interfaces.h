@@ -72,10 +72,11 @@ class EventSource {
   virtual absl::StatusOr<SourceHead> Head() = 0;
   // The event with the lowest id; nullopt when empty.
   virtual absl::StatusOr<std::optional<FirstEvent>> First() = 0;
-  // Rows with after_id < id (<= up_to_id unless it is 0), in id order, from one snapshot.
-  // Abandoning the reader early (destroying it) is allowed.
-  virtual absl::StatusOr<std::unique_ptr<RowReader>> ReadAfter(int64_t after_id,
-                                                               int64_t up_to_id) = 0;
+  // Rows with after_id < id (<= up_to_id unless it is 0), in id order. `expected_rows` is the
+  // caller's guess (0: unknown); a small read may take a cheaper path than a large one. Abandoning
+  // the reader early (destroying it) is allowed.
+  virtual absl::StatusOr<std::unique_ptr<RowReader>> ReadAfter(int64_t after_id, int64_t up_to_id,
+                                                               int64_t expected_rows) = 0;
 };
 
 class EventSink {
@@ -96,7 +97,21 @@ class EventSink {
   // Opens a transaction after checking, inside it, that the position is still `position` (Aborted
   // when it moved, e.g. an in-doubt commit that did happen).
   virtual absl::Status BeginBatch(int64_t position) = 0;
+  // Sends what BeginBatch(position) sends without waiting for the answer, so the destination
+  // works while the caller reads the source; the next BeginBatch(position) completes it, an
+  // AbortBatch() cancels it. A sink may do nothing here.
+  virtual absl::Status SendBeginBatch(int64_t position) = 0;
+  // Opens a transaction for the rows after `position` while another sink of the same destination
+  // still has the batch ending at `position` open (parallel writes). Its rows are not visible yet,
+  // so the position is checked in CommitBatch, which the caller calls only after that batch
+  // committed: batches commit strictly in id order, and a crash never leaves a hole.
+  virtual absl::Status BeginFollowingBatch(int64_t position) = 0;
   virtual absl::Status Write(const EventRow& row) = 0;
+  // Sends the end of the batch without waiting for the destination to apply it, so another sink
+  // can be fed meanwhile. Optional (CommitBatch ends the batch itself). After EndBatch a batch
+  // opened by BeginBatch may commit on its own (its commit is already on the wire): an
+  // AbortBatch then cannot be sure to undo it, and the caller re-reads the position.
+  virtual absl::Status EndBatch() = 0;
   // Commits the open batch; returns the bytes written in it.
   virtual absl::StatusOr<int64_t> CommitBatch() = 0;
   // Rolls back the open batch, if any. Never fails: a broken connection rolls back by itself.

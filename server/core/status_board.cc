@@ -80,6 +80,11 @@ void StatusBoard::UpdateSource(const std::function<void(SourceStatus&)>& fn) {
   ++version_;
 }
 
+int64_t StatusBoard::SourceMaxId() const {
+  absl::MutexLock lock(&mu_);
+  return status_.source.max_id;
+}
+
 void StatusBoard::NoteSourceMax(int64_t id) {
   absl::MutexLock lock(&mu_);
   if (id > status_.source.max_id) {

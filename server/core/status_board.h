@@ -24,6 +24,8 @@ class StatusBoard {
   // Mutates destination `index` (or the source) under the lock and wakes status watchers.
   void UpdateDestination(size_t index, const std::function<void(DestinationStatus&)>& fn);
   void UpdateSource(const std::function<void(SourceStatus&)>& fn);
+  // The highest source id known (from notifications, heads and passes).
+  int64_t SourceMaxId() const;
   // Raises the known source max id.
   void NoteSourceMax(int64_t id);
   // Records the source's newest event, as a pass read it.

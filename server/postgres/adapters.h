@@ -7,7 +7,8 @@
 // - The sink writes `COPY events (id, ts, event) FROM STDIN (FORMAT binary)`, one transaction per
 //   batch. Connect() takes the destination's writer lock (a session advisory lock, see
 //   pg_conn.h); BeginBatch() re-checks the position inside the transaction with two primary-key
-//   probes (id = position exists, id = position + 1 does not), never max(id).
+//   probes (id = position exists, id = position + 1 does not), never max(id). A batch costs two
+//   round trips: BEGIN, probes, COPY and COMMIT travel as one query string.
 // - The wakeup source LISTENs on eventsinsert.
 
 #include <memory>
@@ -21,7 +22,17 @@ namespace slate::pg {
 // `what` labels errors and logs: "source (user@host:port/db)".
 std::unique_ptr<core::EventSource> NewEventSource(const ConnParams& params,
                                                   const std::string& what);
-std::unique_ptr<core::EventSink> NewEventSink(const ConnParams& params, const std::string& what);
+struct SinkOptions {
+  // The session's synchronous_commit ("" leaves the server's). "off" is safe here: the position
+  // is read back from the destination after any failure, so a commit lost in a destination crash
+  // is copied again (a crash loses a suffix of commits, and batches commit in id order).
+  std::string synchronous_commit = "off";
+  // The writer lock is held by one session per destination; the other sessions used for
+  // parallel writes write only while that session holds it.
+  bool take_writer_lock = true;
+};
+std::unique_ptr<core::EventSink> NewEventSink(const ConnParams& params, const std::string& what,
+                                              const SinkOptions& options = {});
 std::unique_ptr<core::WakeupSource> NewWakeupSource(const ConnParams& params,
                                                     const std::string& what);
 

@@ -22,6 +22,7 @@ absl::Status PgConn::Open(const ConnParams& params, const std::string& what) {
     Close();
     return s;
   }
+  ++generation_;
   std::lock_guard<std::mutex> lock(fd_mu_);
   fd_ = PQsocket(conn_);
   return absl::OkStatus();

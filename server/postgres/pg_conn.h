@@ -28,6 +28,8 @@ class PgConn {
   // Connects with TCP keepalives on, so a silently dropped peer is noticed. `what` names the
   // database in errors ("destination replica1 (user@host:5432/db)").
   absl::Status Open(const ConnParams& params, const std::string& what);
+  // Counts successful Open()s: session state (prepared statements) belongs to one generation.
+  uint64_t generation() const { return generation_; }
   void Close();
   // Thread-safe: shuts the socket down so a call blocked on it in another thread fails at once.
   void Interrupt();
@@ -44,6 +46,7 @@ class PgConn {
 
  private:
   PGconn* conn_ = nullptr;
+  uint64_t generation_ = 0;
   std::string what_;
   std::mutex fd_mu_;  // guards fd_ against Close() racing Interrupt()
   int fd_ = -1;

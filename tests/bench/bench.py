@@ -287,6 +287,14 @@ END $fill$;""")
     def cluster_cpu(self):
         return sum(c.cpu_seconds() for c in self.clusters)
 
+    def cpu_mark(self):
+        return (self.cluster_cpu(), self.src.cpu_seconds())
+
+    def cpu_since(self, mark):
+        """PostgreSQL CPU seconds since `mark`: all three clusters, and the source's share."""
+        return {"db_cpu_seconds": self.cluster_cpu() - mark[0],
+                "source_db_cpu_seconds": self.src.cpu_seconds() - mark[1]}
+
     def run_pipe(self, dests):
         self.truncate(dests)
         n = self.source_max()
@@ -294,7 +302,7 @@ END $fill$;""")
             "-c", "COPY (SELECT id, ts, event FROM events ORDER BY id) TO STDOUT (FORMAT binary)"]
         ins = [c.psql_args(db) + ["-c", "COPY events (id, ts, event) FROM STDIN (FORMAT binary)"]
                for c, db in dests]
-        cpu0, t0 = self.cluster_cpu(), time.monotonic()
+        mark, t0 = self.cpu_mark(), time.monotonic()
         if len(ins) == 1:
             src = subprocess.Popen(out, stdout=subprocess.PIPE)
             dst = subprocess.Popen(ins[0], stdin=src.stdout)
@@ -314,20 +322,19 @@ END $fill$;""")
         if not ok:
             sys.exit("bench: the COPY pipe failed")
         self.wait_for_id(dests, n)
-        return {"seconds": secs, "db_cpu_seconds": self.cluster_cpu() - cpu0}
+        return {"seconds": secs, **self.cpu_since(mark)}
 
     def run_replicator(self, dests):
         self.truncate(dests)
         n = self.source_max()
-        cpu0, t0 = self.cluster_cpu(), time.monotonic()
+        mark, t0 = self.cpu_mark(), time.monotonic()
         proc = self.start_replicator(dests)
         self.wait_for_id(dests, n, proc)
         secs = time.monotonic() - t0
         rss, cpu = peak_rss_kb(proc.pid), proc_cpu(proc.pid)
-        db_cpu = self.cluster_cpu() - cpu0
+        db_cpu = self.cpu_since(mark)
         self.stop_replicator(proc)
-        return {"seconds": secs, "peak_rss_kb": rss, "cpu_seconds": cpu,
-                "db_cpu_seconds": db_cpu}
+        return {"seconds": secs, "peak_rss_kb": rss, "cpu_seconds": cpu, **db_cpu}
 
     def subscribe(self, cluster, name, copy_data):
         cluster.q(f"CREATE SUBSCRIPTION {name} CONNECTION 'host=127.0.0.1 port={self.src.port} "
@@ -340,15 +347,15 @@ END $fill$;""")
     def run_logical(self, dests):
         self.truncate(dests)
         n = self.source_max()
-        cpu0, t0 = self.cluster_cpu(), time.monotonic()
+        mark, t0 = self.cpu_mark(), time.monotonic()
         for i, (c, _) in enumerate(dests):
             self.subscribe(c, f"sync{i}", "true")
         self.wait_for_id(dests, n)
         secs = time.monotonic() - t0
-        db_cpu = self.cluster_cpu() - cpu0
+        db_cpu = self.cpu_since(mark)
         for i, (c, _) in enumerate(dests):
             self.unsubscribe(c, f"sync{i}")
-        return {"seconds": secs, "db_cpu_seconds": db_cpu}
+        return {"seconds": secs, **db_cpu}
 
     # ---- scenarios ---------------------------------------------------------------------------
 
@@ -451,6 +458,10 @@ TRUNCATE arrival;"""
         else:
             proc = self.start_replicator(dests)
         self.wait_for_id(dests, n, proc)  # whatever the other system's window left to copy
+        # A second of the same load first, unmeasured: the system is running and warm (a
+        # subscription's apply worker starts some time after ENABLE).
+        _, warm, _ = self.generate(rate, 1)
+        self.wait_for_id(dests, warm, proc)
         cpu0 = proc_cpu(proc.pid) if proc else 0.0
         first, last, achieved = self.generate(rate, seconds)
         self.wait_for_id(dests, last, proc, timeout=600)
@@ -581,8 +592,8 @@ END $big$;""")
         lines = []
         lines.append(f"Catch-up of {n:,} events (medians of {self.args.rounds} rounds)")
         lines.append(f"| destinations | system | seconds | events/s | vs pipe | peak RSS | CPU s |"
-                     f" DB CPU s |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+                     f" DB CPU s | of it, source |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for nd, runs in res["catch_up"].items():
             pipe = med(runs["pipe"], "seconds")
             for system in ("pipe", "slate-replicator", "logical"):
@@ -594,7 +605,8 @@ END $big$;""")
                 cpu = f"{med(runs[system], 'cpu_seconds'):.2f}" \
                     if "cpu_seconds" in runs[system][0] else "-"
                 lines.append(f"| {nd} | {name} | {s:.2f} | {n / s:,.0f} | {pipe / s:.2f}x | {rss} |"
-                             f" {cpu} | {med(runs[system], 'db_cpu_seconds'):.1f} |")
+                             f" {cpu} | {med(runs[system], 'db_cpu_seconds'):.1f} |"
+                             f" {med(runs[system], 'source_db_cpu_seconds'):.1f} |")
         for nd, lat in res["latency"].items():
             runs = lat["runs"]
             lines.append("")

@@ -50,8 +50,8 @@ class FakeReader : public core::RowReader {
 };
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<core::RowReader>> FakeEventSource::ReadAfter(int64_t after_id,
-                                                                            int64_t up_to_id) {
+absl::StatusOr<std::unique_ptr<core::RowReader>> FakeEventSource::ReadAfter(
+    int64_t after_id, int64_t up_to_id, int64_t /*expected_rows*/) {
   std::vector<FakeRow> rows;
   for (const FakeRow& r : db_.Rows()) {
     if (r.id > after_id && (up_to_id == 0 || r.id <= up_to_id)) rows.push_back(r);
@@ -117,6 +117,17 @@ absl::Status FakeEventSink::BeginBatch(int64_t position) {
   }
   open_.clear();
   in_batch_ = true;
+  following_ = false;
+  position_ = position;
+  return absl::OkStatus();
+}
+
+absl::Status FakeEventSink::BeginFollowingBatch(int64_t position) {
+  if (absl::Status s = db_.faults_.Take(db_.faults_.begin); !s.ok()) return s;
+  open_.clear();
+  in_batch_ = true;
+  following_ = true;
+  position_ = position;
   return absl::OkStatus();
 }
 
@@ -152,6 +163,12 @@ absl::StatusOr<int64_t> FakeEventSink::CommitBatch() {
     return s;
   }
   absl::MutexLock lock(&db_.mu_);
+  const int64_t at = db_.rows_.empty() ? 0 : db_.rows_.back().id;
+  if (following_ && at != position_) {
+    open_.clear();
+    return absl::DataLossError(absl::StrCat("fake: a batch after id ", position_,
+                                            " committed while the position is ", at));
+  }
   int64_t bytes = 0;
   std::vector<int64_t> ids;
   for (FakeRow& r : open_) {
@@ -164,6 +181,7 @@ absl::StatusOr<int64_t> FakeEventSink::CommitBatch() {
   }
   db_.batches_.push_back(std::move(ids));
   open_.clear();
+  ++commits_;
   return bytes;
 }
 

@@ -71,8 +71,8 @@ class FakeEventSource : public core::EventSource {
   void Interrupt() override {}
   absl::StatusOr<core::SourceHead> Head() override;
   absl::StatusOr<std::optional<core::FirstEvent>> First() override;
-  absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id,
-                                                             int64_t up_to_id) override;
+  absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id, int64_t up_to_id,
+                                                             int64_t expected_rows) override;
 
  private:
   const FakeSourceDb& db_;
@@ -108,7 +108,12 @@ class FakeEventSink : public core::EventSink {
   absl::Status Ping() override;
   absl::StatusOr<std::optional<core::FirstEvent>> First() override;
   absl::Status BeginBatch(int64_t position) override;
+  absl::Status SendBeginBatch(int64_t) override { return absl::OkStatus(); }
+  // Checks at commit that the batch before it committed first (the order parallel writes keep).
+  absl::Status BeginFollowingBatch(int64_t position) override;
   absl::Status Write(const core::EventRow& row) override;
+  absl::Status EndBatch() override { return absl::OkStatus(); }
+  int commits() const { return commits_; }
   absl::StatusOr<int64_t> CommitBatch() override;
   void AbortBatch() override {
     open_.clear();
@@ -119,6 +124,9 @@ class FakeEventSink : public core::EventSink {
   FakeSinkDb& db_;
   std::vector<FakeRow> open_;
   bool in_batch_ = false;
+  bool following_ = false;
+  int64_t position_ = 0;
+  int commits_ = 0;
 };
 
 // Notifications: tests push payloads; the engine's listener receives them.

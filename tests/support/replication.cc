@@ -303,22 +303,23 @@ FrozenReplicatorBackend::FrozenReplicatorBackend(PgCluster& cluster, const std::
       Query(cluster.ConnInfo("postgres"),
             absl::StrCat("SELECT pid FROM pg_stat_activity WHERE datname = '", database,
                          "' AND application_name LIKE 'slate-replicator/%'"));
-  if (rows.size() != 1) {
-    ADD_FAILURE() << "expected one slate-replicator session in " << database << ", found "
-                  << rows.size();
+  if (rows.empty()) {
+    ADD_FAILURE() << "expected a slate-replicator session in " << database << ", found none";
     return;
   }
-  const pid_t pid = static_cast<pid_t>(std::stoi(rows[0][0]));
-  if (kill(pid, SIGSTOP) != 0) {
-    ADD_FAILURE() << "cannot SIGSTOP backend " << pid;
-    return;
+  for (const auto& row : rows) {
+    const pid_t pid = static_cast<pid_t>(std::stoi(row[0]));
+    if (kill(pid, SIGSTOP) != 0) {
+      ADD_FAILURE() << "cannot SIGSTOP backend " << pid;
+      continue;
+    }
+    pids_.push_back(pid);
   }
-  pid_ = pid;
 }
 
 void FrozenReplicatorBackend::Thaw() {
-  if (pid_ > 0) kill(pid_, SIGCONT);
-  pid_ = -1;
+  for (pid_t pid : pids_) kill(pid, SIGCONT);
+  pids_.clear();
 }
 
 }  // namespace slate::testing

@@ -46,19 +46,20 @@ bool WaitForNoReplicatorSessions(const std::string& conninfo);
 
 class PgCluster;
 
-// SIGSTOPs the backend serving slate-replicator in `database`, so its open batch can neither
-// commit nor roll back, until Thaw() or destruction: a failed assertion never leaves it frozen.
+// SIGSTOPs every backend serving slate-replicator in `database` (the writer's, and its parallel
+// writers'), so an open batch can neither commit nor roll back, until Thaw() or destruction: a
+// failed assertion never leaves it frozen.
 class FrozenReplicatorBackend {
  public:
   FrozenReplicatorBackend(PgCluster& cluster, const std::string& database);
   ~FrozenReplicatorBackend() { Thaw(); }
   FrozenReplicatorBackend(const FrozenReplicatorBackend&) = delete;
   FrozenReplicatorBackend& operator=(const FrozenReplicatorBackend&) = delete;
-  bool frozen() const { return pid_ > 0; }
+  bool frozen() const { return !pids_.empty(); }
   void Thaw();
 
  private:
-  pid_t pid_ = -1;
+  std::vector<pid_t> pids_;
 };
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.

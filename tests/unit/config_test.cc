@@ -34,6 +34,26 @@ TEST(ConfigTest, OriginalKeysWithDefaults) {
   EXPECT_EQ(c->destinations[0].name, "d1:5432/events");
   EXPECT_EQ(c->poll_interval, absl::Seconds(5));
   EXPECT_EQ(c->skip_holes_after, absl::ZeroDuration());
+  EXPECT_EQ(c->parallel_writes, 2);
+  EXPECT_EQ(c->synchronous_commit, "off");
+}
+
+TEST(ConfigTest, WriteTuningKeysAreCheckedAndNamed) {
+  const std::string dbs = R"("eventSource": {"host": "s", "databaseName": "e"},
+    "replicationDestinations": [{"host": "d", "databaseName": "e"}])";
+  auto good =
+      ParseConfig("{" + dbs + R"(, "parallelWrites": 1, "synchronousCommit": "on"})", Secrets());
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->parallel_writes, 1);
+  EXPECT_EQ(good->synchronous_commit, "on");
+  auto bad =
+      ParseConfig("{" + dbs + R"(, "parallelWrites": 9, "synchronousCommit": "maybe"})", Secrets());
+  ASSERT_FALSE(bad.ok());
+  const std::string msg(bad.status().message());
+  EXPECT_NE(msg.find("parallelWrites"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'maybe' is not a synchronous_commit setting; use one of local, off, on"),
+            std::string::npos)
+      << msg;
 }
 
 TEST(ConfigTest, SmallMaxEventsPerWriteIsRaisedWithANote) {

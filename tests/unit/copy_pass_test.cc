@@ -1,6 +1,9 @@
 #include "server/core/copy_pass.h"
 
+#include <memory>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -30,11 +33,18 @@ class RecordingObserver : public core::PassObserver {
   int stop_after_ = 1 << 30;
 };
 
-class CopyPassTest : public ::testing::Test {
+// Every case runs with one sink (a single stream) and with three (parallel writes).
+class CopyPassTest : public ::testing::TestWithParam<int> {
  protected:
+  CopyPassTest() {
+    for (int i = 0; i < GetParam(); ++i) {
+      owned_.push_back(std::make_unique<FakeEventSink>(sink_db_));
+      sinks_.push_back(owned_.back().get());
+    }
+  }
   absl::StatusOr<core::PassResult> Pass(int64_t position, core::PassOptions options = {}) {
     if (options.max_events_per_write == 10000) options.max_events_per_write = 10;
-    return core::RunCopyPass(source_, sink_, position, options, observer_);
+    return core::RunCopyPass(source_, sinks_, position, options, observer_);
   }
   // Every committed batch holds whole source transactions (no ts straddles two batches).
   void ExpectNoTransactionSplit() {
@@ -51,11 +61,12 @@ class CopyPassTest : public ::testing::Test {
   FakeSourceDb db_;
   FakeEventSource source_{db_};
   FakeSinkDb sink_db_;
-  FakeEventSink sink_{sink_db_};
+  std::vector<std::unique_ptr<FakeEventSink>> owned_;
+  std::vector<core::EventSink*> sinks_;
   RecordingObserver observer_;
 };
 
-TEST_F(CopyPassTest, CopiesEveryRowInOrderByteForByte) {
+TEST_P(CopyPassTest, CopiesEveryRowInOrderByteForByte) {
   for (int n : {3, 1, 7, 2}) db_.AddTransaction(n);
   auto result = Pass(0);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -71,7 +82,7 @@ TEST_F(CopyPassTest, CopiesEveryRowInOrderByteForByte) {
   EXPECT_EQ(observer_.events_total, 13);
 }
 
-TEST_F(CopyPassTest, BatchesAreCappedButNeverSplitATransaction) {
+TEST_P(CopyPassTest, BatchesAreCappedButNeverSplitATransaction) {
   // max 10 per write: 4+4+4 -> first batch must take all 12 (ends only at a ts change after >= 10)
   for (int n : {4, 4, 4, 25, 1, 1, 9, 2}) db_.AddTransaction(n);
   auto result = Pass(0);
@@ -86,7 +97,7 @@ TEST_F(CopyPassTest, BatchesAreCappedButNeverSplitATransaction) {
   EXPECT_EQ(observer_.positions, (std::vector<int64_t>{12, 37, 48, 50}));
 }
 
-TEST_F(CopyPassTest, ResumesFromAPosition) {
+TEST_P(CopyPassTest, ResumesFromAPosition) {
   for (int n : {5, 5, 5}) db_.AddTransaction(n);
   ASSERT_TRUE(Pass(0, {10, 5, 0}).ok());  // up to id 5
   EXPECT_EQ(sink_db_.Position(), 5);
@@ -96,7 +107,7 @@ TEST_F(CopyPassTest, ResumesFromAPosition) {
   EXPECT_EQ(sink_db_.Rows().size(), 15u);
 }
 
-TEST_F(CopyPassTest, HoleIsHeldAndRowsBeforeItAreCommitted) {
+TEST_P(CopyPassTest, HoleIsHeldAndRowsBeforeItAreCommitted) {
   db_.AddRow(1, 100);
   db_.AddRow(2, 100);
   db_.AddRow(3, 101);
@@ -114,7 +125,7 @@ TEST_F(CopyPassTest, HoleIsHeldAndRowsBeforeItAreCommitted) {
   EXPECT_EQ(Pass(3)->position, 5);
 }
 
-TEST_F(CopyPassTest, HoleInsideATransactionRollsBackThatTransaction) {
+TEST_P(CopyPassTest, HoleInsideATransactionRollsBackThatTransaction) {
   db_.AddRow(1, 100);
   db_.AddRow(2, 101);
   db_.AddRow(3, 101);
@@ -130,7 +141,7 @@ TEST_F(CopyPassTest, HoleInsideATransactionRollsBackThatTransaction) {
   EXPECT_EQ(bounded->position, 1);
 }
 
-TEST_F(CopyPassTest, SkipHoleToIsTheOnlyWayPast) {
+TEST_P(CopyPassTest, SkipHoleToIsTheOnlyWayPast) {
   db_.AddRow(1, 100);
   db_.AddRow(4, 101);
   EXPECT_EQ(Pass(0)->end, core::PassEnd::kHole);
@@ -140,7 +151,7 @@ TEST_F(CopyPassTest, SkipHoleToIsTheOnlyWayPast) {
   EXPECT_EQ(result->position, 4);
 }
 
-TEST_F(CopyPassTest, StopRollsBackTheOpenBatch) {
+TEST_P(CopyPassTest, StopRollsBackTheOpenBatch) {
   db_.AddTransaction(30);
   observer_.StopAfter(5);
   auto result = Pass(0);
@@ -150,7 +161,7 @@ TEST_F(CopyPassTest, StopRollsBackTheOpenBatch) {
   EXPECT_TRUE(sink_db_.Rows().empty());
 }
 
-TEST_F(CopyPassTest, AnErrorLeavesOnlyWholeBatches) {
+TEST_P(CopyPassTest, AnErrorLeavesOnlyWholeBatches) {
   for (int n : {10, 10, 10}) db_.AddTransaction(n);
   {
     absl::MutexLock lock(&sink_db_.faults().mu);
@@ -168,11 +179,50 @@ TEST_F(CopyPassTest, AnErrorLeavesOnlyWholeBatches) {
   EXPECT_EQ(sink_db_.Rows().size(), 30u);
 }
 
-TEST_F(CopyPassTest, APositionThatMovedIsAborted) {
+TEST_P(CopyPassTest, APositionThatMovedIsAborted) {
   db_.AddTransaction(3);
   ASSERT_TRUE(Pass(0).ok());
   EXPECT_EQ(Pass(1).status().code(), absl::StatusCode::kAborted);  // stale position
 }
+
+TEST_P(CopyPassTest, ParallelBatchesCommitStrictlyInIdOrderOnEverySink) {
+  // 40 transactions of 3: 12 batches of 12 (the fake fails a batch that commits before the one
+  // before it, so any out-of-order commit fails the pass).
+  for (int i = 0; i < 40; ++i) db_.AddTransaction(3);
+  auto result = Pass(0);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->position, 120);
+  const auto batches = sink_db_.Batches();
+  ASSERT_EQ(batches.size(), 10u);
+  int64_t next = 1;
+  for (const auto& b : batches) {
+    for (int64_t id : b) EXPECT_EQ(id, next++);
+  }
+  for (const auto& sink : owned_) EXPECT_GE(sink->commits(), 3);  // every sink took its turn
+  ExpectNoTransactionSplit();
+}
+
+TEST_P(CopyPassTest, AFailedCommitLeavesNoLaterBatchCommitted) {
+  for (int i = 0; i < 20; ++i) db_.AddTransaction(5);  // 10 batches of 10
+  {
+    absl::MutexLock lock(&sink_db_.faults().mu);
+    sink_db_.faults().commit.push_back(absl::OkStatus());
+    sink_db_.faults().commit.push_back(absl::UnknownError("commit outcome unknown"));
+  }
+  auto result = Pass(0);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnknown);
+  EXPECT_EQ(sink_db_.Position(), 10);  // the first batch only: the rest never commit
+  EXPECT_EQ(sink_db_.Rows().size(), 10u);
+  auto again = Pass(10);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(sink_db_.Position(), 100);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sinks, CopyPassTest, ::testing::Values(1, 3),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return p.param == 1 ? std::string("OneStream")
+                                               : std::string("ParallelWrites");
+                         });
 
 }  // namespace
 }  // namespace slate::testing

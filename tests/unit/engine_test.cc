@@ -19,7 +19,7 @@ void CopyAll(const FakeSourceDb& source, FakeSinkDb& sink) {
   } observer;
   FakeEventSource src(source);
   FakeEventSink dst(sink);
-  ASSERT_TRUE(core::RunCopyPass(src, dst, 0, {}, observer).ok());
+  ASSERT_TRUE(core::RunCopyPass(src, {&dst}, 0, {}, observer).ok());
 }
 
 class EngineTest : public ::testing::Test {
