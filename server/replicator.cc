@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "server/common/version.h"
+#include "server/core/source_feed.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/facts.h"
 
@@ -51,6 +52,14 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
   source.application_name = application_name;
   const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
   std::vector<core::DestinationSetup> setups;
+  // With several destinations, catch-up reads share one stream of the source while they keep pace
+  // (server/core/source_feed.h): up to 4 MB of rows between the fastest and the slowest, or
+  // longer than half a second a whole buffer apart.
+  std::shared_ptr<core::SourceFeed> feed;
+  if (config.destinations.size() > 1) {
+    feed = core::SourceFeed::Create(pg::NewEventSource(source, source_what), size_t{4} << 20,
+                                    pg::kSmallReadRows, absl::Milliseconds(500));
+  }
   for (const config::DatabaseConfig& d : config.destinations) {
     ConnParams dest = d.params;
     dest.application_name = application_name;
@@ -58,6 +67,7 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
     s.name = d.name;
     s.dsn = dest.Describe();
     s.source = pg::NewEventSource(source, source_what);
+    if (feed != nullptr) s.source = feed->NewSharedSource(std::move(s.source));
     const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
     pg::SinkOptions sink_options;
     sink_options.synchronous_commit = config.synchronous_commit;

@@ -17,8 +17,6 @@ namespace slate::pg {
 namespace {
 
 constexpr size_t kSendChunk = 64 * 1024;  // bytes gathered before one PQputCopyData
-// Reads of at most this many rows use a prepared SELECT instead of a COPY (see SmallRead).
-constexpr int kSmallReadRows = 1000;
 constexpr char kSmallReadStatement[] = "slate_read_after";
 
 // The lowest-id event, for identity checks.

@@ -19,6 +19,9 @@
 
 namespace slate::pg {
 
+// Reads of at most this many rows use a prepared SELECT instead of a COPY (live events).
+inline constexpr int kSmallReadRows = 1000;
+
 // `what` labels errors and logs: "source (user@host:port/db)".
 std::unique_ptr<core::EventSource> NewEventSource(const ConnParams& params,
                                                   const std::string& what);

@@ -194,7 +194,8 @@ class Bench:
     def stop(self):
         for c in self.clusters:
             c.stop()
-        shutil.rmtree(self.work, ignore_errors=True)
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def load(self, events, max_per_tx=50, seed=0):
         """Appends `events` events in source transactions of 1..max_per_tx events."""
@@ -271,7 +272,7 @@ END $fill$;""")
     def start_replicator(self, dests):
         path = self.config(dests, os.path.join(self.work, "config.json"))
         logf = open(os.path.join(self.work, "replicator.log"), "a")
-        return subprocess.Popen([self.replicator, "-c", path, "--log-level", "warn",
+        return subprocess.Popen([self.replicator, "-c", path, "--log-level", self.args.log_level,
                                  "--listen", "none", "--metrics-listen", "none"],
                                 stdout=logf, stderr=subprocess.STDOUT)
 
@@ -675,6 +676,9 @@ def main():
                    help="comma-separated scenarios to run")
     p.add_argument("--parallel-writes", type=int, default=0,
                    help="the replicator's parallelWrites (default: its own default)")
+    p.add_argument("--log-level", default="warn",
+                   help="the replicator's --log-level (its log: <work dir>/replicator.log)")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (clusters stopped)")
     p.add_argument("--build-dir", default=os.environ.get("SLATE_BUILD_DIR", "build"))
     p.add_argument("--json", default=None, help="default <build dir>/bench.json")
     args = p.parse_args()
