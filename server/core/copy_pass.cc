@@ -24,7 +24,6 @@ class Pipeline {
 
   bool open() const { return open_ != nullptr; }
   int64_t open_rows() const { return open_rows_; }
-  bool idle() const { return open_ == nullptr && pending_.empty(); }
 
   // Starts a batch after `last_id` (the last id of the batch before, committed or not) on the
   // next sink, committing the oldest pending batch first if that sink still holds it.
@@ -75,11 +74,15 @@ class Pipeline {
     return absl::OkStatus();
   }
 
-  // After `error`: the open batch is rolled back; the ended ones are whole and still commit (a
-  // failure there leaves them to the destructor). Returns `error`.
-  absl::Status Fail(absl::Status error, PassResult& result) {
+  // Ends the pass early: the open batch is rolled back; the ended ones are whole and still
+  // commit (a failure there leaves them to the destructor, which rolls back the rest).
+  void Settle(PassResult& result) {
     AbortOpen();
     (void)CommitPending(result);
+  }
+  // Settle(), then returns `error`.
+  absl::Status Fail(absl::Status error, PassResult& result) {
+    Settle(result);
     return error;
   }
 
@@ -92,7 +95,7 @@ class Pipeline {
   void AbortAll() {
     if (presend_) sinks_[0]->AbortBatch();
     presend_ = false;
-    const bool any = !idle();
+    const bool any = open_ != nullptr || !pending_.empty();
     AbortOpen();
     // Newest first: a batch never outlives the one before it.
     while (!pending_.empty()) {
@@ -154,9 +157,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
   EventRow row;
   while (true) {
     if (observer.StopRequested()) {
-      // The open batch is rolled back; those already ended are whole and commit.
-      if (absl::Status s = batches.Fail(absl::OkStatus(), result); !s.ok()) return s;
-      batches.AbortAll();
+      batches.Settle(result);
       result.end = PassEnd::kStopped;
       return result;
     }

@@ -15,9 +15,10 @@
 // - The ids written are exactly position+1 .. position+n. A missing id (a hole) is never skipped:
 //   the pass commits what comes before it (if that ends a source transaction) and returns kHole.
 //   Only `skip_hole_to` (an explicit opt-in) lets it jump from the hole to that id.
-// - A stop request rolls back the open batch and returns kStopped.
-// - Any error rolls back the open batch and is returned; the position the observer last saw is
-//   what is committed.
+// - A stop request rolls back the open batch, commits those already sent in full (in order) and
+//   returns kStopped.
+// - Any error rolls back the open batch, commits those already sent in full if it still can, and
+//   is returned; the position the observer last saw is what is committed.
 
 #include <cstdint>
 #include <vector>

@@ -4,8 +4,6 @@
 #include <optional>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-
 #include "server/common/log.h"
 
 namespace slate::core {

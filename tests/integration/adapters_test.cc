@@ -32,20 +32,17 @@ class NoStop : public core::PassObserver {
   int batches = 0;
 };
 
-class AdaptersTest : public ::testing::Test {
+// The source and its first destination (a second one is made too, and unused).
+class AdaptersTest : public SourceAndDestinations {
  protected:
-  void SetUp() override {
-    src_ = UniqueName("src");
-    dst_ = UniqueName("dst");
-    ASSERT_TRUE(c().CreateSlateDatabase(src_, pg::TableType::kSource).ok());
-    ASSERT_TRUE(c().CreateSlateDatabase(dst_, pg::TableType::kDestination).ok());
-  }
   PgCluster& c() { return SharedCluster(); }
-  std::string Src() { return c().ConnInfo(src_); }
-  std::string Dst() { return c().ConnInfo(dst_); }
+  std::string Src() { return Source(); }
+  std::string Dst() { return Dest(0); }
+  ConnParams SrcParams() { return c().Params(source_db_); }
+  ConnParams DstParams() { return DestParams()[0]; }
 
   std::vector<ReadRow> ReadAll(int64_t after, int64_t up_to, int64_t expected_rows) {
-    auto source = pg::NewEventSource(c().Params(src_), "source");
+    auto source = pg::NewEventSource(SrcParams(), "source");
     EXPECT_TRUE(source->Connect().ok());
     auto reader = source->ReadAfter(after, up_to, expected_rows);
     EXPECT_TRUE(reader.ok()) << reader.status();
@@ -64,12 +61,10 @@ class AdaptersTest : public ::testing::Test {
   std::unique_ptr<core::EventSink> Sink(bool lock) {
     pg::SinkOptions options;
     options.take_writer_lock = lock;
-    auto sink = pg::NewEventSink(c().Params(dst_), "destination", options);
+    auto sink = pg::NewEventSink(DstParams(), "destination", options);
     EXPECT_TRUE(sink->Connect().ok());
     return sink;
   }
-
-  std::string src_, dst_;
 };
 
 TEST_F(AdaptersTest, SmallAndLargeReadsGiveTheSameBytesAndSmallOnesGoOnPastTheirLimit) {
@@ -95,7 +90,7 @@ TEST_F(AdaptersTest, SmallAndLargeReadsGiveTheSameBytesAndSmallOnesGoOnPastTheir
 
 TEST_F(AdaptersTest, ParallelWritesCopyEverythingWholeAndInOrder) {
   FillSource(Src(), 1500, 1, 30);  // about 23,000 events
-  auto source = pg::NewEventSource(c().Params(src_), "source");
+  auto source = pg::NewEventSource(SrcParams(), "source");
   ASSERT_TRUE(source->Connect().ok());
   auto a = Sink(true), b = Sink(false), d = Sink(false);
   NoStop observer;
@@ -115,7 +110,7 @@ TEST_F(AdaptersTest, ParallelWritesCopyEverythingWholeAndInOrder) {
 TEST_F(AdaptersTest, AFollowingBatchRefusesToCommitWhenTheRowBeforeItIsGone) {
   FillSource(Src(), 3, 2, 2);  // ids 1-6
   auto head = Sink(true), next = Sink(false);
-  auto source = pg::NewEventSource(c().Params(src_), "source");
+  auto source = pg::NewEventSource(SrcParams(), "source");
   ASSERT_TRUE(source->Connect().ok());
   auto reader = source->ReadAfter(0, 0, 0);
   ASSERT_TRUE(reader.ok());
@@ -154,7 +149,7 @@ TEST_F(AdaptersTest, AHeadBatchFindsAMovedPositionAndWritesNothing) {
 
 TEST_F(AdaptersTest, ABatchStartSentAheadCompletesOrIsCancelledCleanly) {
   FillSource(Src(), 3, 2, 2);  // ids 1-6
-  auto source = pg::NewEventSource(c().Params(src_), "source");
+  auto source = pg::NewEventSource(SrcParams(), "source");
   ASSERT_TRUE(source->Connect().ok());
   auto sink = Sink(true);
   // Sent ahead, then nothing to write: cancelled, nothing written, the session usable.
