@@ -1,32 +1,21 @@
-// slate-replicator: flags -> config -> validation -> engine -> wait -> ordered shutdown.
+// slate-replicator: flags -> options -> Replicator::Start -> Wait -> Shutdown -> exit code.
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
-#include <ctime>
 #include <iostream>
-#include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/notification.h"
 
 #include "server/common/args.h"
 #include "server/common/log.h"
 #include "server/common/secrets.h"
 #include "server/common/version.h"
 #include "server/config/config.h"
-#include "server/core/engine.h"
-#include "server/core/validation.h"
-#include "server/grpc/rpc_server.h"
-#include "server/metrics/exporter.h"
+#include "server/lifecycle.h"
 #include "server/replicator.h"
 
 namespace slate {
@@ -74,127 +63,56 @@ void Usage(std::ostream& out) {
          "4 validation failed, 130 forced (a second signal, or a Stop deadline passed).\n";
 }
 
-bool RunValidation(const config::Config& cfg, bool dry_run, spdlog::logger& log) {
-  // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
-  // destination's writer lock; a dry run reports what it finds at once.
-  const std::vector<core::Check> checks = ValidateDatabases(
-      cfg, dry_run ? absl::ZeroDuration() : absl::Milliseconds(cfg.connect_timeout_ms));
-  int failed = 0;
-  int warned = 0;
-  for (const core::Check& c : checks) {
-    const log::Fields fields = {
-        {"check", c.name}, {"result", core::CheckResultName(c.result)}, {"detail", c.message}};
-    switch (c.result) {
-      case core::CheckResult::kPass:
-        log::Info(log, "check passed", fields);
-        break;
-      case core::CheckResult::kWarn:
-        ++warned;
-        log::Warn(log, "check warning", fields);
-        break;
-      case core::CheckResult::kFail:
-        ++failed;
-        log::Error(log, "check failed", fields);
-        break;
-    }
-  }
-  log::Write(
-      log, failed > 0 ? spdlog::level::err : spdlog::level::info, "validation finished",
-      {{"checks", static_cast<int64_t>(checks.size())}, {"failed", failed}, {"warnings", warned}});
-  return failed == 0;
-}
-
-std::atomic<bool> g_exiting{false};
-std::atomic<int> g_signals{0};
-// The running replicator, for the signal thread; the mutex keeps it alive while Stop() runs.
-std::mutex g_replicator_mu;
-Replicator* g_replicator = nullptr;  // guarded by g_replicator_mu
-
-void SetReplicator(Replicator* r) {
-  std::lock_guard<std::mutex> lock(g_replicator_mu);
-  g_replicator = r;
-}
-
-// The one thread that takes SIGINT and SIGTERM (every other thread blocks them): the first asks
-// for a graceful stop, the second exits at once.
-void SignalLoop(sigset_t signals) {
-  auto log = log::Get("main");
-  const timespec tick{0, 200 * 1000 * 1000};
-  while (!g_exiting.load()) {
-    const int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig < 0) continue;  // timeout or EINTR: look at g_exiting again
-    if (g_signals.fetch_add(1) == 0) {
-      log::Info(*log, "signal received; stopping (a second signal exits at once)",
-                {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
-      std::lock_guard<std::mutex> lock(g_replicator_mu);
-      if (g_replicator != nullptr) g_replicator->Stop(absl::ZeroDuration());
-    } else {
-      log::Warn(*log, "second signal; exiting now (open batches roll back)");
-      _exit(kExitForced);
-    }
-  }
-}
-
-absl::StatusOr<rpc::RpcOptions> RpcOptionsFrom(const ParsedArgs& args) {
-  rpc::RpcOptions options;
-  options.listen = args.GetOr("listen", options.listen);
-  options.tls_cert_file = args.GetOr("tls-cert", "");
-  options.tls_key_file = args.GetOr("tls-key", "");
-  options.tls_client_ca_file = args.GetOr("tls-client-ca", "");
-  if (auto file = args.Get("token-file")) {
-    auto token = ReadSecretFile(*file);
-    if (!token.ok()) return token.status();
-    options.token = *token;
-  } else if (auto env = ReadSecretEnv("SLATE_TOKEN"); env.ok()) {
-    options.token = *env;
-  }
-  return options;
-}
-
-int Run(const std::vector<std::string>& args) {
+// Flags into options; an exit code when the command line cannot run.
+std::optional<int> ParseOptions(const std::vector<std::string>& args, ReplicatorOptions& options,
+                                bool& dry_run) {
   auto parsed = ParseArgs(Flags(), args);
   if (!parsed.ok()) {
     std::cerr << "slate-replicator: " << parsed.status().message() << "\n\n";
     Usage(std::cerr);
     return kExitUsage;
   }
-  if (parsed->Has("help")) {
-    Usage(std::cout);
-    return kExitOk;
-  }
-  if (parsed->Has("version")) {
-    std::cout << "slate-replicator " << kVersion << "\n";
+  if (parsed->Has("help") || parsed->Has("version")) {
+    if (parsed->Has("help")) Usage(std::cout);
+    if (!parsed->Has("help")) std::cout << "slate-replicator " << kVersion << "\n";
     return kExitOk;
   }
   auto format = log::ParseFormat(parsed->GetOr("log-format", "json"));
   auto level = log::ParseLevel(parsed->GetOr("log-level", "info"));
-  for (const absl::Status& s : {format.status(), level.status()}) {
-    if (!s.ok()) {
-      std::cerr << "slate-replicator: " << s.message() << "\n\n";
-      Usage(std::cerr);
-      return kExitUsage;
-    }
+  absl::Status problem = format.ok() ? level.status() : format.status();
+  if (problem.ok() && !parsed->Has("config-filename")) {
+    problem = absl::InvalidArgumentError("-c, --config-filename is required");
   }
-  if (!parsed->Has("config-filename")) {
-    std::cerr << "slate-replicator: -c, --config-filename is required\n\n";
+  if (!problem.ok()) {
+    std::cerr << "slate-replicator: " << problem.message() << "\n\n";
     Usage(std::cerr);
     return kExitUsage;
   }
-  auto rpc_options = RpcOptionsFrom(*parsed);
-  if (!rpc_options.ok()) {
-    std::cerr << "slate-replicator: " << rpc_options.status().message() << "\n";
-    return kExitUsage;
+  ServiceOptions& svc = options.services;
+  svc.listen = parsed->GetOr("listen", svc.listen);
+  svc.tls_cert_file = parsed->GetOr("tls-cert", "");
+  svc.tls_key_file = parsed->GetOr("tls-key", "");
+  svc.tls_client_ca_file = parsed->GetOr("tls-client-ca", "");
+  svc.metrics_listen = parsed->GetOr("metrics-listen", svc.metrics_listen);
+  if (auto file = parsed->Get("token-file")) {
+    auto token = ReadSecretFile(*file);
+    if (!token.ok()) {
+      std::cerr << "slate-replicator: " << token.status().message() << "\n";
+      return kExitUsage;
+    }
+    svc.token = *token;
+  } else if (auto env = ReadSecretEnv("SLATE_TOKEN"); env.ok()) {
+    svc.token = *env;
   }
   log::Init(*format, *level);
-  auto log = log::Get("main");
   const std::string config_path = *parsed->Get("config-filename");
-  const bool dry_run = parsed->Has("dry-run");
+  dry_run = parsed->Has("dry-run");
+  auto log = log::Get("main");
   log::Info(*log, "slate-replicator starting",
             {{"version", kVersion},
              {"config", config_path},
              {"dry_run", dry_run},
              {"pid", static_cast<int64_t>(getpid())}});
-
   auto cfg = config::LoadConfigFile(config_path);
   if (!cfg.ok()) {
     for (absl::string_view line : absl::StrSplit(cfg.status().message(), '\n')) {
@@ -206,124 +124,45 @@ int Run(const std::vector<std::string>& args) {
   for (const auto& [key, value] : config::DescribeConfig(*cfg)) {
     log::Info(*log, "run parameter", {{"name", key}, {"value", value}});
   }
+  options.config = *std::move(cfg);
+  options.instance_name = InstanceName();
+  return std::nullopt;
+}
 
-  // Signals are taken by one thread; every thread started from here on (validation, gRPC, the
-  // engine) inherits the blocked mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread signal_thread(SignalLoop, signals);
-  struct JoinSignalThread {
-    std::thread& t;
-    ~JoinSignalThread() {
-      g_exiting = true;
-      t.join();
-    }
-  } join_signal_thread{signal_thread};
-
-  const bool valid = RunValidation(*cfg, dry_run, *log);
+int Run(const std::vector<std::string>& args) {
+  StopRequest stop;
+  ReplicatorOptions options;
+  bool dry_run = false;
+  if (std::optional<int> code = ParseOptions(args, options, dry_run)) return *code;
+  auto log = log::Get("main");
+  // From here on, every new thread blocks SIGINT and SIGTERM: one thread takes them.
+  const SignalThread signal_thread(stop, [] { _exit(kExitForced); });
   if (dry_run) {
+    // One judgement of what is there now: a held writer lock is reported, not waited for.
+    const bool valid = ValidateAndLog(options.config, absl::ZeroDuration());
     log::Info(*log, valid ? "dry run passed; nothing was written" : "dry run failed");
     return valid ? kExitOk : kExitValidation;
   }
-  if (!valid) {
-    log::Error(*log, "not starting: fix the failed checks above (--dry-run repeats them)");
-    return kExitValidation;
-  }
-  if (g_signals.load() > 0) {
-    log::Info(*log, "stopped before replicating");
-    return kExitOk;
-  }
-
-  Replicator replicator(*cfg, InstanceName());
-  std::unique_ptr<rpc::RpcServer> rpc_server;
-  if (rpc_options->listen != "none") {
-    auto started = rpc::RpcServer::Start(*rpc_options, &replicator);
-    if (!started.ok()) {
-      log::Error(*log, "cannot serve the control API", {{"error", started.status().message()}});
-      return kExitUsage;
+  options.stop = &stop;
+  options.on_stop_deadline = [] { _exit(kExitForced); };
+  auto replicator = Replicator::Start(std::move(options));
+  if (!replicator.ok()) {
+    const absl::Status& s = replicator.status();
+    switch (s.code()) {
+      case absl::StatusCode::kCancelled:
+        log::Info(*log, std::string(s.message()));
+        return kExitOk;
+      case absl::StatusCode::kFailedPrecondition:
+        log::Error(*log, std::string(s.message()));
+        return kExitValidation;
+      default:
+        log::Error(*log, "cannot start", {{"error", s.message()}});
+        return kExitUsage;
     }
-    rpc_server = std::move(*started);
-    log::Info(*log, "control API listening",
-              {{"address", rpc_options->listen},
-               {"port", rpc_server->port()},
-               {"tls", rpc_server->tls()},
-               {"client_certificates", !rpc_options->tls_client_ca_file.empty()},
-               {"token_required", !rpc_options->token.empty()}});
   }
-
-  std::unique_ptr<metrics::Exporter> exporter;
-  if (const std::string address = parsed->GetOr("metrics-listen", "127.0.0.1:9466");
-      address != "none") {
-    auto started = metrics::Exporter::Start(address, &replicator, cfg->heartbeat_timeout);
-    if (!started.ok()) {
-      log::Error(*log, "cannot serve metrics", {{"error", started.status().message()}});
-      return kExitUsage;
-    }
-    exporter = std::move(*started);
-    log::Info(*log, "metrics listening",
-              {{"address", address}, {"port", exporter->port()}, {"path", "/metrics"}});
-  }
-
-  core::Engine& engine = replicator.engine();
-  SetReplicator(&replicator);
-  if (g_signals.load() > 0) replicator.Stop(absl::ZeroDuration());
-  engine.Start();
-  if (rpc_server) rpc_server->SetHealth(/*ready=*/false, /*live=*/true);
-  log::Info(*log, "replicating",
-            {{"destinations", static_cast<int64_t>(cfg->destinations.size())}});
-  // Until a stop (or every destination failed): judge readiness every second, for health.
-  bool ready = false;
-  while (true) {
-    const bool done = engine.board().Await(
-        [&](const core::EngineStatus& s) {
-          if (s.stopping) return true;
-          for (const auto& d : s.destinations) {
-            if (d.state != core::DestinationState::kFailed) return false;
-          }
-          return true;
-        },
-        absl::Seconds(1));
-    const core::Readiness r =
-        core::AssessReadiness(replicator.Status(), absl::Now(), cfg->heartbeat_timeout);
-    if (r.ready != ready) {
-      ready = r.ready;
-      if (ready) {
-        log::Info(*log, "ready: every destination is replicating");
-      } else {
-        log::Warn(*log, "not ready", {{"reason", r.reason}});
-      }
-    }
-    if (rpc_server && !done) rpc_server->SetHealth(ready, /*live=*/true);
-    if (done) break;
-  }
-  const bool stop_requested = engine.board().stopping();
-  if (rpc_server) rpc_server->SetServing(false);  // NOT_SERVING once a stop begins
-
-  // A Stop RPC may bound the shutdown: past its deadline, exit at once.
-  absl::Notification stopped;
-  std::thread watchdog([&] {
-    const absl::Time deadline = replicator.stop_deadline();
-    if (deadline == absl::InfiniteFuture()) return;
-    if (!stopped.WaitForNotificationWithDeadline(deadline)) {
-      log::Warn(*log, "stop deadline passed; exiting now (open batches roll back)");
-      _exit(kExitForced);
-    }
-  });
-  log::Info(*log, "shutting down: finishing or rolling back open batches");
-  engine.RequestStop();
-  engine.Join();
-  log::Info(*log, "engine stopped; connections closed");
-  stopped.Notify();
-  watchdog.join();
-  if (rpc_server) {
-    rpc_server->Shutdown(absl::Seconds(1));
-    log::Info(*log, "control API stopped");
-  }
-  SetReplicator(nullptr);
-  if (!stop_requested) {
+  (*replicator)->Wait();
+  const bool stopped_on_request = (*replicator)->Shutdown();
+  if (!stopped_on_request) {
     log::Error(*log, "every destination failed; exiting");
     return kExitFailed;
   }

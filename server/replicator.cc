@@ -3,11 +3,16 @@
 #include <unistd.h>
 
 #include <future>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 
+#include "server/common/log.h"
 #include "server/common/version.h"
 #include "server/core/source_feed.h"
+#include "server/grpc/rpc_server.h"
+#include "server/metrics/exporter.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/facts.h"
 
@@ -35,19 +40,14 @@ std::vector<core::Check> ValidateDatabases(const config::Config& config, absl::D
   std::vector<core::DatabaseFacts> dests;
   for (auto& f : pending) dests.push_back(f.get());
   core::ValidationOptions options;
-  options.allow_holes = config.skip_holes_after > absl::ZeroDuration();
+  options.allow_holes = config.engine.skip_holes_after > absl::ZeroDuration();
   options.own_application_name = own_application_name;
   return core::ValidateFacts(source.get(), dests, options);
 }
 
 std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
                                           const std::string& application_name) {
-  core::EngineOptions options;
-  options.max_events_per_write = config.max_events_per_write;
-  options.poll_interval = config.poll_interval;
-  options.max_retry_delay = config.max_retry_delay;
-  options.skip_holes_after = config.skip_holes_after;
-  options.stall_timeout = config.stall_timeout;
+  const core::EngineOptions& options = config.engine;
   ConnParams source = config.source.params;
   source.application_name = application_name;
   const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
@@ -70,16 +70,44 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
     if (feed != nullptr) s.source = feed->NewSharedSource(std::move(s.source));
     const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
     pg::SinkOptions sink_options;
-    sink_options.synchronous_commit = config.synchronous_commit;
+    sink_options.synchronous_commit = options.synchronous_commit;
     s.sink = pg::NewEventSink(dest, what, sink_options);
     sink_options.take_writer_lock = false;
-    for (int i = 1; i < config.parallel_writes; ++i) {
+    for (int i = 1; i < options.parallel_writes; ++i) {
       s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
     }
     setups.push_back(std::move(s));
   }
   return std::make_unique<core::Engine>(
       options, source.Describe(), pg::NewWakeupSource(source, source_what), std::move(setups));
+}
+
+bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait) {
+  auto log = log::Get("main");
+  const std::vector<core::Check> checks = ValidateDatabases(config, lock_wait);
+  int failed = 0;
+  int warned = 0;
+  for (const core::Check& c : checks) {
+    const log::Fields fields = {
+        {"check", c.name}, {"result", core::CheckResultName(c.result)}, {"detail", c.message}};
+    switch (c.result) {
+      case core::CheckResult::kPass:
+        log::Info(*log, "check passed", fields);
+        break;
+      case core::CheckResult::kWarn:
+        ++warned;
+        log::Warn(*log, "check warning", fields);
+        break;
+      case core::CheckResult::kFail:
+        ++failed;
+        log::Error(*log, "check failed", fields);
+        break;
+    }
+  }
+  log::Write(
+      *log, failed > 0 ? spdlog::level::err : spdlog::level::info, "validation finished",
+      {{"checks", static_cast<int64_t>(checks.size())}, {"failed", failed}, {"warnings", warned}});
+  return failed == 0;
 }
 
 std::vector<std::string> ParameterLines(const config::Config& config) {
@@ -90,14 +118,119 @@ std::vector<std::string> ParameterLines(const config::Config& config) {
   return out;
 }
 
-Replicator::Replicator(config::Config config, std::string instance_name)
-    : config_(std::move(config)),
-      instance_name_(std::move(instance_name)),
-      engine_(BuildEngine(config_, instance_name_)) {}
+Replicator::Replicator(ReplicatorOptions options)
+    : options_(std::move(options)),
+      engine_(BuildEngine(options_.config, options_.instance_name)) {}
 
-absl::Time Replicator::stop_deadline() const {
-  absl::MutexLock lock(&mu_);
-  return stop_deadline_;
+Replicator::~Replicator() { steps_.RunAll(); }
+
+absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Start(ReplicatorOptions options) {
+  auto log = log::Get("main");
+  // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
+  // destination's writer lock.
+  if (!ValidateAndLog(options.config, absl::Milliseconds(options.config.connect_timeout_ms))) {
+    return absl::FailedPreconditionError(
+        "not starting: fix the failed checks above (--dry-run repeats them)");
+  }
+  if (options.stop->requested()) return absl::CancelledError("stopped before replicating");
+  std::unique_ptr<Replicator> r(new Replicator(std::move(options)));
+  if (absl::Status s = r->StartServices(); !s.ok()) return s;
+  return r;
+}
+
+absl::Status Replicator::StartServices() {
+  auto log = log::Get("main");
+  const ServiceOptions& svc = options_.services;
+  if (svc.listen != "none") {
+    rpc::RpcOptions rpc_options;
+    rpc_options.listen = svc.listen;
+    rpc_options.tls_cert_file = svc.tls_cert_file;
+    rpc_options.tls_key_file = svc.tls_key_file;
+    rpc_options.tls_client_ca_file = svc.tls_client_ca_file;
+    rpc_options.token = svc.token;
+    auto started = rpc::RpcServer::Start(rpc_options, this);
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("cannot serve the control API: ", started.status().message()));
+    }
+    rpc_server_ = std::move(*started);
+    steps_.Defer("control API", [this] { rpc_server_->Shutdown(absl::Seconds(1)); });
+    log::Info(*log, "control API listening",
+              {{"address", svc.listen},
+               {"port", rpc_server_->port()},
+               {"tls", rpc_server_->tls()},
+               {"client_certificates", !svc.tls_client_ca_file.empty()},
+               {"token_required", !svc.token.empty()}});
+  }
+  if (svc.metrics_listen != "none") {
+    auto started =
+        metrics::Exporter::Start(svc.metrics_listen, this, options_.config.heartbeat_timeout);
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("cannot serve metrics: ", started.status().message()));
+    }
+    exporter_ = std::move(*started);
+    steps_.Defer("metrics", [this] { exporter_.reset(); });
+    log::Info(*log, "metrics listening",
+              {{"address", svc.metrics_listen}, {"port", exporter_->port()}, {"path", "/metrics"}});
+  }
+  if (options_.stop->requested()) engine_->RequestStop();
+  engine_->Start();
+  steps_.Defer("engine: finishing or rolling back open batches, closing connections", [this] {
+    engine_->RequestStop();
+    engine_->Join();
+  });
+  if (rpc_server_) {
+    rpc_server_->SetHealth(/*ready=*/false, /*live=*/true);
+    // NOT_SERVING as soon as a stop begins, before the engine winds down.
+    steps_.Defer("health: not serving", [this] { rpc_server_->SetServing(false); });
+  }
+  log::Info(*log, "replicating",
+            {{"destinations", static_cast<int64_t>(options_.config.destinations.size())}});
+  return absl::OkStatus();
+}
+
+void Replicator::Wait() {
+  auto log = log::Get("main");
+  bool ready = false;
+  // Until a stop (or every destination failed): judge readiness every second, for health.
+  while (true) {
+    const bool stop = options_.stop->WaitFor(absl::Seconds(1));
+    const bool failed = core::AllDestinationsFailed(engine_->Snapshot());
+    const core::Readiness r = Readiness();
+    if (r.ready != ready) {
+      ready = r.ready;
+      if (ready) {
+        log::Info(*log, "ready: every destination is replicating");
+      } else {
+        log::Warn(*log, "not ready", {{"reason", r.reason}});
+      }
+    }
+    if (stop || failed) return;
+    if (rpc_server_) rpc_server_->SetHealth(ready, /*live=*/true);
+  }
+}
+
+bool Replicator::Shutdown() {
+  const bool requested = options_.stop->requested();
+  // A Stop RPC may bound the shutdown: past its deadline, the process ends at once.
+  absl::Notification done;
+  std::thread deadline_watch([this, &done] {
+    const absl::Time deadline = options_.stop->deadline();
+    if (deadline == absl::InfiniteFuture()) return;
+    if (!done.WaitForNotificationWithDeadline(deadline)) {
+      log::Warn(*log::Get("main"), "stop deadline passed; exiting now (open batches roll back)");
+      if (options_.on_stop_deadline) options_.on_stop_deadline();
+    }
+  });
+  steps_.RunAll();
+  done.Notify();
+  deadline_watch.join();
+  return requested;
+}
+
+core::Readiness Replicator::Readiness() const {
+  return core::AssessReadiness(engine_->Snapshot(), absl::Now(), options_.config.heartbeat_timeout);
 }
 
 core::ServerInfo Replicator::Info() const {
@@ -117,25 +250,18 @@ void Replicator::AwaitChange(uint64_t* version, absl::Duration timeout) const {
 absl::StatusOr<core::ValidationReport> Replicator::Validate(const std::string& config_json) {
   core::ValidationReport report;
   if (config_json.empty()) {
-    report.checks = ValidateDatabases(config_, absl::ZeroDuration(), instance_name_);
-    report.parameters = ParameterLines(config_);
+    report.checks = ValidateDatabases(options_.config, absl::ZeroDuration(), options_.instance_name);
+    report.parameters = ParameterLines(options_.config);
     return report;
   }
   auto other = config::ParseConfig(config_json, config::DefaultSecretLookup());
   if (!other.ok()) return other.status();
-  report.checks = ValidateDatabases(*other, absl::ZeroDuration(), instance_name_);
+  report.checks = ValidateDatabases(*other, absl::ZeroDuration(), options_.instance_name);
   report.parameters = ParameterLines(*other);
   return report;
 }
 
-void Replicator::Stop(absl::Duration deadline) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (deadline > absl::ZeroDuration()) {
-      stop_deadline_ = std::min(stop_deadline_, absl::Now() + deadline);
-    }
-  }
-  engine_->RequestStop();
-}
+// Only requests: Wait() returns, and main's Shutdown() stops the engine and then the API.
+void Replicator::Stop(absl::Duration deadline) { options_.stop->Request(deadline); }
 
 }  // namespace slate

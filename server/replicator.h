@@ -1,21 +1,39 @@
 #pragma once
 
-// The running replicator: config -> validation -> engine with PostgreSQL adapters, and the
-// core::Control the gRPC service serves. Shared by main and the tests.
+// The running replicator: config -> validation -> engine with PostgreSQL adapters, the control
+// API and the metrics endpoint, and the core::Control the gRPC service serves.
+//
+// Lifecycle (main.cc is flags -> options -> Start -> Wait -> Shutdown -> exit code):
+//   Start(options)  validates the databases, then starts the control API, the metrics endpoint
+//                   and the engine, each registering its stop where it starts;
+//   Wait()          returns when a stop was requested (signal, Stop RPC) or every destination
+//                   failed, keeping health (readiness) current meanwhile;
+//   Shutdown()      runs the registered stops in reverse order, each logged, bounded by a Stop
+//                   RPC's deadline.
+// Threads: Start, Wait and Shutdown on one thread (main's); the core::Control methods from any
+// (the RPC handlers).
 
-#include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 #include "server/config/config.h"
 #include "server/core/control.h"
 #include "server/core/engine.h"
 #include "server/core/validation.h"
+#include "server/lifecycle.h"
 
 namespace slate {
+namespace rpc {
+class RpcServer;
+}  // namespace rpc
+namespace metrics {
+class Exporter;
+}  // namespace metrics
 
 // "slate-replicator/<pid>@<host>": the application_name of this process's connections, so
 // pg_stat_activity and lock-holder messages say which replicator it is.
@@ -27,20 +45,52 @@ std::string InstanceName();
 std::vector<core::Check> ValidateDatabases(const config::Config& config,
                                            absl::Duration lock_wait = absl::ZeroDuration(),
                                            const std::string& own_application_name = "");
+// ValidateDatabases, every check logged, and a summary line; true when none failed.
+bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait);
 
 // An engine (not started) replicating `config`'s source into its destinations; its connections
 // carry `application_name`.
 std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
                                           const std::string& application_name = "slate-replicator");
 
+// The run parameters of a config as "name: value" lines, for reports.
+std::vector<std::string> ParameterLines(const config::Config& config);
+
+struct ServiceOptions {
+  // The control API (see server/grpc/rpc_server.h); listen "none" serves none.
+  std::string listen = "127.0.0.1:50051";
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  std::string token;
+  std::string metrics_listen = "127.0.0.1:9466";  // "none" serves none
+};
+
+struct ReplicatorOptions {
+  config::Config config;
+  ServiceOptions services;
+  std::string instance_name;
+  // Signals and the Stop RPC ask through this; it must outlive the replicator.
+  StopRequest* stop = nullptr;
+  // Called (from another thread) when a stop's deadline passes before the shutdown is done; it
+  // must end the process.
+  std::function<void()> on_stop_deadline;
+};
+
+// Why Start() did not start: checks failed (FailedPrecondition), a service could not start
+// (InvalidArgument, Unavailable: the address or TLS files), a stop came first (Cancelled).
 class Replicator : public core::Control {
  public:
-  Replicator(config::Config config, std::string instance_name);
+  static absl::StatusOr<std::unique_ptr<Replicator>> Start(ReplicatorOptions options);
+  ~Replicator() override;
 
-  core::Engine& engine() { return *engine_; }
-  const config::Config& config() const { return config_; }
-  // The absolute time by which a requested stop must be done (InfiniteFuture: no limit).
-  absl::Time stop_deadline() const;
+  // Until a stop is requested or every destination failed.
+  void Wait();
+  // Ordered shutdown; returns true when it followed a stop request (false: every destination
+  // failed).
+  bool Shutdown();
+  // Ready: replicating, every destination heartbeating (core::AssessReadiness).
+  core::Readiness Readiness() const;
 
   // core::Control
   core::ServerInfo Info() const override;
@@ -50,14 +100,15 @@ class Replicator : public core::Control {
   void Stop(absl::Duration deadline) override;
 
  private:
-  const config::Config config_;
-  const std::string instance_name_;
-  std::unique_ptr<core::Engine> engine_;
-  mutable absl::Mutex mu_;
-  absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
-};
+  explicit Replicator(ReplicatorOptions options);
+  absl::Status StartServices();
 
-// The run parameters of a config as "name: value" lines, for reports.
-std::vector<std::string> ParameterLines(const config::Config& config);
+  // Constant after Start().
+  const ReplicatorOptions options_;
+  std::unique_ptr<core::Engine> engine_;
+  std::unique_ptr<rpc::RpcServer> rpc_server_;
+  std::unique_ptr<metrics::Exporter> exporter_;
+  ShutdownSteps steps_;
+};
 
 }  // namespace slate

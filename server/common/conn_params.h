@@ -23,7 +23,7 @@ struct ConnParams {
   std::string ToConnInfo() const;
   // "user@host:port/database": for logs, errors and status. Never contains the password.
   std::string Describe() const;
-  // Same database under PostgreSQL's naming rules as SEED.md states them: host and database
+  // Same database under the original tool's naming rules: host and database
   // name compared case-insensitively, and the same port.
   bool SameDatabaseAs(const ConnParams& other) const;
 };

@@ -180,34 +180,31 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
              "parallelWrites", "synchronousCommit"},
             errors);
 
+  core::EngineOptions& engine = config.engine;
   if (auto n = GetInt(root, "maxEventsPerWrite", "", 1, 100000000, "events", errors)) {
-    if (*n < kMinEventsPerWrite) {
-      config.notes.push_back(
-          absl::StrCat("maxEventsPerWrite ", *n, " raised to the minimum ", kMinEventsPerWrite));
-    }
-    config.max_events_per_write = std::max(*n, kMinEventsPerWrite);
+    engine.max_events_per_write = *n;
   }
   if (auto ms = GetInt(root, "connectTimeout", "", 1, 3600000, "milliseconds", errors)) {
     config.connect_timeout_ms = *ms;
   }
   if (auto ms = GetInt(root, "pollInterval", "", 100, 3600000, "milliseconds", errors)) {
-    config.poll_interval = absl::Milliseconds(*ms);
+    engine.poll_interval = absl::Milliseconds(*ms);
   }
   if (auto ms = GetInt(root, "maxRetryDelay", "", 100, 3600000, "milliseconds", errors)) {
-    config.max_retry_delay = absl::Milliseconds(*ms);
+    engine.max_retry_delay = absl::Milliseconds(*ms);
   }
   if (auto ms = GetInt(root, "skipHolesAfter", "", 0, 86400000 * 7LL, "milliseconds", errors)) {
-    config.skip_holes_after = absl::Milliseconds(*ms);
+    engine.skip_holes_after = absl::Milliseconds(*ms);
   }
-  config.heartbeat_timeout = std::max(absl::Seconds(15), 3 * config.poll_interval);
+  config.heartbeat_timeout = std::max(absl::Seconds(15), 3 * engine.poll_interval);
   if (auto ms = GetInt(root, "heartbeatTimeout", "", 1000, 86400000, "milliseconds", errors)) {
     config.heartbeat_timeout = absl::Milliseconds(*ms);
   }
   if (auto ms = GetInt(root, "stallTimeout", "", 1000, 86400000, "milliseconds", errors)) {
-    config.stall_timeout = absl::Milliseconds(*ms);
+    engine.stall_timeout = absl::Milliseconds(*ms);
   }
   if (auto n = GetInt(root, "parallelWrites", "", 1, 8, "sessions", errors)) {
-    config.parallel_writes = static_cast<int>(*n);
+    engine.parallel_writes = static_cast<int>(*n);
   }
   if (auto sc = GetString(root, "synchronousCommit", "", false, errors)) {
     static const std::set<std::string> kModes = {"on", "off", "local", "remote_write",
@@ -217,9 +214,10 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
                  absl::StrCat("'", *sc, "' is not a synchronous_commit setting; use one of ",
                               absl::StrJoin(kModes, ", ")));
     } else {
-      config.synchronous_commit = *sc;
+      engine.synchronous_commit = *sc;
     }
   }
+  config.notes = core::Sanitize(engine);
   // libpq counts whole seconds: round up.
   const int timeout_s = static_cast<int>((config.connect_timeout_ms + 999) / 1000);
 
@@ -298,17 +296,18 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   for (const DatabaseConfig& d : config.destinations) {
     out.emplace_back(absl::StrCat("destination ", d.name), db(d));
   }
-  out.emplace_back("maxEventsPerWrite", absl::StrCat(config.max_events_per_write));
+  const core::EngineOptions& engine = config.engine;
+  out.emplace_back("maxEventsPerWrite", absl::StrCat(engine.max_events_per_write));
   out.emplace_back("connectTimeout", absl::StrCat(config.connect_timeout_ms, " ms"));
-  out.emplace_back("pollInterval", absl::FormatDuration(config.poll_interval));
-  out.emplace_back("maxRetryDelay", absl::FormatDuration(config.max_retry_delay));
+  out.emplace_back("pollInterval", absl::FormatDuration(engine.poll_interval));
+  out.emplace_back("maxRetryDelay", absl::FormatDuration(engine.max_retry_delay));
   out.emplace_back("heartbeatTimeout", absl::FormatDuration(config.heartbeat_timeout));
-  out.emplace_back("stallTimeout", absl::FormatDuration(config.stall_timeout));
-  out.emplace_back("parallelWrites", absl::StrCat(config.parallel_writes));
-  out.emplace_back("synchronousCommit", config.synchronous_commit);
-  out.emplace_back("skipHolesAfter", config.skip_holes_after == absl::ZeroDuration()
+  out.emplace_back("stallTimeout", absl::FormatDuration(engine.stall_timeout));
+  out.emplace_back("parallelWrites", absl::StrCat(engine.parallel_writes));
+  out.emplace_back("synchronousCommit", engine.synchronous_commit);
+  out.emplace_back("skipHolesAfter", engine.skip_holes_after == absl::ZeroDuration()
                                          ? std::string("never (holes are held)")
-                                         : absl::FormatDuration(config.skip_holes_after));
+                                         : absl::FormatDuration(engine.skip_holes_after));
   return out;
 }
 

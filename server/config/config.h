@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 
 #include "server/common/conn_params.h"
+#include "server/core/options.h"
 
 namespace slate::config {
 
@@ -24,29 +25,17 @@ struct DatabaseConfig {
 };
 
 struct Config {
-  int64_t max_events_per_write = 10000;
-  int64_t connect_timeout_ms = 15000;
   DatabaseConfig source;
   std::vector<DatabaseConfig> destinations;
-  absl::Duration poll_interval = absl::Seconds(5);
-  absl::Duration max_retry_delay = absl::Seconds(30);
-  absl::Duration skip_holes_after = absl::ZeroDuration();  // zero: never
+  int64_t connect_timeout_ms = 15000;
   // Readiness: every destination must show a heartbeat this recent. Default: 3 poll intervals,
   // at least 15 s.
   absl::Duration heartbeat_timeout = absl::Seconds(15);
-  // A database call with no progress for this long is interrupted and retried.
-  absl::Duration stall_timeout = absl::Seconds(60);
-  // Sessions writing each destination in parallel (consecutive batches, committed in id order).
-  int parallel_writes = 2;
-  // The destination sessions' synchronous_commit. "off" (like a logical replication
-  // subscription's default) is safe: after a destination crash the position is read back and a
-  // lost tail is copied again.
-  std::string synchronous_commit = "off";
+  // The replication settings (defaults in server/core/options.h), sanitized once by ParseConfig.
+  core::EngineOptions engine;
   // Facts worth an info line at start-up (e.g. maxEventsPerWrite raised to its minimum).
   std::vector<std::string> notes;
 };
-
-inline constexpr int64_t kMinEventsPerWrite = 10000;
 
 // How secrets are looked up (tests substitute their own).
 struct SecretLookup {

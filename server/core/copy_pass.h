@@ -9,7 +9,7 @@
 // commits only after the one before it), so the destination never shows a hole, even after a
 // crash. One sink is the plain sequential copy.
 //
-// Rules (SEED.md, issue #3):
+// Rules (the original tool's, kept):
 // - A destination transaction holds at most max_events_per_write rows, extended only so that a
 //   source transaction (rows sharing one ts) is never split: a batch ends only where ts changes.
 // - The ids written are exactly position+1 .. position+n. A missing id (a hole) is never skipped:
@@ -26,11 +26,12 @@
 #include "absl/status/statusor.h"
 
 #include "server/core/interfaces.h"
+#include "server/core/options.h"
 
 namespace slate::core {
 
 struct PassOptions {
-  int64_t max_events_per_write = 10000;
+  int64_t max_events_per_write = kMinEventsPerWrite;
   int64_t up_to_id = 0;       // stop after this id (0: read to the end)
   int64_t skip_hole_to = 0;   // accept a jump from a hole to exactly this id (0: never)
   int64_t expected_rows = 0;  // the caller's guess of the backlog (0: unknown), for the source

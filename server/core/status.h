@@ -1,7 +1,8 @@
 #pragma once
 
 // What the engine reports: plain value types, copied out of the StatusBoard. The control plane
-// serves these; the engine never reads them back to make decisions.
+// serves these; the engine never reads them back to make decisions (it decides from
+// server/core/signals.h and its own loop state).
 
 #include <cstdint>
 #include <map>
@@ -91,5 +92,12 @@ struct EngineStatus {
   SourceStatus source;
   std::vector<DestinationStatus> destinations;
 };
+
+// A destination that will not copy again in this process: failed, or stopped on request.
+bool Ended(DestinationState state);
+// Every destination has ended (and there is at least one).
+bool AllDestinationsEnded(const EngineStatus& status);
+// Every destination has failed (and there is at least one): the process can do nothing more.
+bool AllDestinationsFailed(const EngineStatus& status);
 
 }  // namespace slate::core

@@ -60,8 +60,26 @@ Readiness AssessReadiness(const EngineStatus& status, absl::Time now,
   return r;
 }
 
-StatusBoard::StatusBoard(SourceStatus source, std::vector<DestinationStatus> destinations) {
-  status_.start_time = absl::Now();
+bool Ended(DestinationState state) {
+  return state == DestinationState::kFailed || state == DestinationState::kStopped;
+}
+
+bool AllDestinationsEnded(const EngineStatus& status) {
+  return !status.destinations.empty() &&
+         std::all_of(status.destinations.begin(), status.destinations.end(),
+                     [](const DestinationStatus& d) { return Ended(d.state); });
+}
+
+bool AllDestinationsFailed(const EngineStatus& status) {
+  return !status.destinations.empty() &&
+         std::all_of(status.destinations.begin(), status.destinations.end(),
+                     [](const DestinationStatus& d) { return d.state == DestinationState::kFailed; });
+}
+
+StatusBoard::StatusBoard(const Clock& clock, const Signals& signals, SourceStatus source,
+                         std::vector<DestinationStatus> destinations)
+    : clock_(clock), signals_(signals) {
+  status_.start_time = clock_.Now();
   status_.source = std::move(source);
   status_.destinations = std::move(destinations);
   rate_samples_.resize(status_.destinations.size());
@@ -80,26 +98,9 @@ void StatusBoard::UpdateSource(const std::function<void(SourceStatus&)>& fn) {
   ++version_;
 }
 
-int64_t StatusBoard::SourceMaxId() const {
+void StatusBoard::Touch() {
   absl::MutexLock lock(&mu_);
-  return status_.source.max_id;
-}
-
-void StatusBoard::NoteSourceMax(int64_t id) {
-  absl::MutexLock lock(&mu_);
-  if (id > status_.source.max_id) {
-    status_.source.max_id = id;
-    ++version_;
-  }
-}
-
-void StatusBoard::NoteSourceHead(int64_t id, absl::Time newest_event_time) {
-  absl::MutexLock lock(&mu_);
-  if (id >= status_.source.max_id) {
-    status_.source.max_id = id;
-    status_.source.newest_event_time = newest_event_time;
-    ++version_;
-  }
+  ++version_;
 }
 
 void StatusBoard::NoteBatch(size_t index, absl::Time when, int64_t events_total) {
@@ -109,10 +110,17 @@ void StatusBoard::NoteBatch(size_t index, absl::Time when, int64_t events_total)
   while (samples.size() > 2 && samples[1].first < when - kRateWindow) samples.pop_front();
 }
 
+EngineStatus StatusBoard::Snapshot() const { return Snapshot(clock_.Now()); }
+
 EngineStatus StatusBoard::Snapshot(absl::Time now) const {
+  // The signals first (their own lock), then the board's: never both at once.
+  const KnownHead head = signals_.head();
+  const bool stopping = signals_.stopping();
   absl::MutexLock lock(&mu_);
   EngineStatus out = status_;
-  out.stopping = stopping_;
+  out.stopping = stopping;
+  out.source.max_id = head.max_id;
+  out.source.newest_event_time = head.newest_event_time;
   for (size_t i = 0; i < out.destinations.size(); ++i) {
     DestinationStatus& d = out.destinations[i];
     d.lag_events = std::max<int64_t>(0, out.source.max_id - d.position);
@@ -155,45 +163,6 @@ void StatusBoard::AwaitChange(uint64_t* version, absl::Duration timeout) const {
   auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return version_ != seen; };
   mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
   *version = version_;
-}
-
-void StatusBoard::Notify() {
-  absl::MutexLock lock(&mu_);
-  ++wake_generation_;
-}
-
-bool StatusBoard::WaitForWakeup(uint64_t* seen, absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  const uint64_t before = *seen;
-  auto ready = [this, before]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stopping_ || wake_generation_ != before;
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-  *seen = wake_generation_;
-  return !stopping_;
-}
-
-bool StatusBoard::SleepUnlessStopped(absl::Duration timeout) const {
-  absl::MutexLock lock(&mu_);
-  auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
-  mu_.AwaitWithTimeout(absl::Condition(&stop), timeout);
-  return !stopping_;
-}
-
-uint64_t StatusBoard::wake_generation() const {
-  absl::MutexLock lock(&mu_);
-  return wake_generation_;
-}
-
-void StatusBoard::RequestStop() {
-  absl::MutexLock lock(&mu_);
-  stopping_ = true;
-  ++version_;
-}
-
-bool StatusBoard::stopping() const {
-  absl::MutexLock lock(&mu_);
-  return stopping_;
 }
 
 }  // namespace slate::core

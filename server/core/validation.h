@@ -1,6 +1,6 @@
 #pragma once
 
-// Start-up validation (SEED.md's checks, plus holes, column types and lock holders), as pure
+// Start-up validation (the original tool's checks, plus holes, column types and lock holders), as pure
 // functions over facts the postgres adapter gathers (server/postgres/facts.h). Every check
 // produces a result, so a dry run shows them all; none stops at the first failure.
 

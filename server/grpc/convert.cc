@@ -66,10 +66,7 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
       std::max<int64_t>(0, absl::ToInt64Microseconds(now - status.start_time));
   server->mutable_uptime()->set_seconds(uptime_us / 1000000);
   server->mutable_uptime()->set_nanos(static_cast<int32_t>(uptime_us % 1000000) * 1000);
-  const bool all_failed =
-      !status.destinations.empty() &&
-      std::all_of(status.destinations.begin(), status.destinations.end(),
-                  [](const auto& d) { return d.state == core::DestinationState::kFailed; });
+  const bool all_failed = core::AllDestinationsFailed(status);
   server->set_state(status.stopping ? v1::ServerStatus::STATE_STOPPING
                     : all_failed    ? v1::ServerStatus::STATE_FAILED
                                     : v1::ServerStatus::STATE_REPLICATING);

@@ -1,7 +1,5 @@
 #include "server/grpc/service.h"
 
-#include <algorithm>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -23,12 +21,8 @@ bool SameSecret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
-bool Finished(const core::EngineStatus& s) {
-  return s.stopping && std::all_of(s.destinations.begin(), s.destinations.end(), [](const auto& d) {
-           return d.state == core::DestinationState::kStopped ||
-                  d.state == core::DestinationState::kFailed;
-         });
-}
+// The last word: a stop began and every destination has ended.
+bool Finished(const core::EngineStatus& s) { return s.stopping && core::AllDestinationsEnded(s); }
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // The slate schema: the SQL that makes an empty database a slate source or destination, with the
-// object names, signatures and behaviour of the original init-slate-db tool (../SEED.md), so
+// object names, signatures and behaviour of the original init-slate-db tool, so
 // databases made by either tool are interchangeable. The one difference: a new source's
 // notify_insert trigger sends {"table": ..., "id": ...} without the event, so events of any size
 // can be inserted (PostgreSQL refuses NOTIFY payloads of 8000 bytes or more). The replicator

@@ -150,6 +150,18 @@ absl::Status FakeEventSink::Write(const core::EventRow& row) {
       return absl::UnavailableError("fake: write interrupted");
     }
   }
+  {
+    Faults& f = db_.faults_;
+    absl::MutexLock lock(&f.mu);
+    if (f.hold_at_id != 0 && row.id == f.hold_at_id) {
+      f.holding = true;
+      f.interrupted = false;
+      auto go = [&f]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(f.mu) { return f.release || f.interrupted; };
+      f.mu.Await(absl::Condition(&go));
+      f.holding = false;
+      if (f.interrupted) return absl::UnavailableError("fake: write interrupted");
+    }
+  }
   if (absl::Status s = db_.faults_.Take(db_.faults_.write); !s.ok()) return s;
   open_.push_back(FakeRow{row.id, row.ts, std::string(row.encoded)});
   return absl::OkStatus();
@@ -183,6 +195,15 @@ absl::StatusOr<int64_t> FakeEventSink::CommitBatch() {
   open_.clear();
   ++commits_;
   return bytes;
+}
+
+void FakeEventSink::AbortBatch() {
+  if (in_batch_ && !open_.empty()) {
+    absl::MutexLock lock(&db_.faults_.mu);
+    ++db_.faults_.aborted_batches;
+  }
+  open_.clear();
+  in_batch_ = false;
 }
 
 void FakeWakeups::Push(std::vector<std::string> payloads) {

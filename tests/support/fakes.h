@@ -61,6 +61,13 @@ struct Faults {
   bool hang_writes ABSL_GUARDED_BY(mu) = false;
   bool interrupted ABSL_GUARDED_BY(mu) = false;
   int interruptions ABSL_GUARDED_BY(mu) = 0;
+  // The write of this id (0: none) holds its batch open: it blocks, with `holding` set, until
+  // `release` is set (or the sink is interrupted), then goes on.
+  int64_t hold_at_id ABSL_GUARDED_BY(mu) = 0;
+  bool holding ABSL_GUARDED_BY(mu) = false;
+  bool release ABSL_GUARDED_BY(mu) = false;
+  // Batches rolled back with rows in them.
+  int aborted_batches ABSL_GUARDED_BY(mu) = 0;
 };
 
 class FakeEventSource : public core::EventSource {
@@ -115,10 +122,7 @@ class FakeEventSink : public core::EventSink {
   absl::Status EndBatch() override { return absl::OkStatus(); }
   int commits() const { return commits_; }
   absl::StatusOr<int64_t> CommitBatch() override;
-  void AbortBatch() override {
-    open_.clear();
-    in_batch_ = false;
-  }
+  void AbortBatch() override;
 
  private:
   FakeSinkDb& db_;

@@ -25,17 +25,17 @@ TEST(ConfigTest, OriginalKeysWithDefaults) {
   })",
                        Secrets());
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->max_events_per_write, 10000);
+  EXPECT_EQ(c->engine.max_events_per_write, 10000);
   EXPECT_EQ(c->connect_timeout_ms, 15000);
   EXPECT_EQ(c->source.params.connect_timeout_seconds, 15);
   EXPECT_EQ(c->source.params.port, 5432);
   EXPECT_EQ(c->source.params.password, "p");
   ASSERT_EQ(c->destinations.size(), 1u);
   EXPECT_EQ(c->destinations[0].name, "d1:5432/events");
-  EXPECT_EQ(c->poll_interval, absl::Seconds(5));
-  EXPECT_EQ(c->skip_holes_after, absl::ZeroDuration());
-  EXPECT_EQ(c->parallel_writes, 2);
-  EXPECT_EQ(c->synchronous_commit, "off");
+  EXPECT_EQ(c->engine.poll_interval, absl::Seconds(5));
+  EXPECT_EQ(c->engine.skip_holes_after, absl::ZeroDuration());
+  EXPECT_EQ(c->engine.parallel_writes, 2);
+  EXPECT_EQ(c->engine.synchronous_commit, "off");
 }
 
 TEST(ConfigTest, WriteTuningKeysAreCheckedAndNamed) {
@@ -44,8 +44,8 @@ TEST(ConfigTest, WriteTuningKeysAreCheckedAndNamed) {
   auto good =
       ParseConfig("{" + dbs + R"(, "parallelWrites": 1, "synchronousCommit": "on"})", Secrets());
   ASSERT_TRUE(good.ok()) << good.status();
-  EXPECT_EQ(good->parallel_writes, 1);
-  EXPECT_EQ(good->synchronous_commit, "on");
+  EXPECT_EQ(good->engine.parallel_writes, 1);
+  EXPECT_EQ(good->engine.synchronous_commit, "on");
   auto bad =
       ParseConfig("{" + dbs + R"(, "parallelWrites": 9, "synchronousCommit": "maybe"})", Secrets());
   ASSERT_FALSE(bad.ok());
@@ -65,7 +65,7 @@ TEST(ConfigTest, SmallMaxEventsPerWriteIsRaisedWithANote) {
                                 {"host": "d", "databaseName": "e2", "passwordEnv": "SLATE_PW"}]})",
                        Secrets());
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->max_events_per_write, 10000);
+  EXPECT_EQ(c->engine.max_events_per_write, 10000);
   ASSERT_EQ(c->notes.size(), 1u);
   EXPECT_EQ(c->notes[0], "maxEventsPerWrite 500 raised to the minimum 10000");
   EXPECT_EQ(c->source.params.connect_timeout_seconds, 2);

@@ -1,14 +1,19 @@
 #include "server/core/engine.h"
 
+#include <thread>
+
 #include "gtest/gtest.h"
 
 #include "server/core/copy_pass.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/fakes.h"
 
 namespace slate::testing {
 namespace {
 
-constexpr absl::Duration kWait = absl::Seconds(20);  // a bound for a condition, never a sleep
+// Engine time is a FakeClock: retries, polls, hole deadlines and the stall watchdog move only
+// when a test advances it. kWait bounds (in real time) how long a test waits for a state.
+constexpr absl::Duration kWait = absl::Seconds(20);
 
 // Copies all of `source` into `sink` with the real pass (to prepare a destination).
 void CopyAll(const FakeSourceDb& source, FakeSinkDb& sink) {
@@ -37,16 +42,37 @@ class EngineTest : public ::testing::Test {
     }
     auto wakeups = std::make_unique<FakeWakeups>();
     wakeups_ = wakeups.get();
-    core::EngineOptions options;
-    options.max_events_per_write = 10;
-    options.poll_interval = absl::Hours(1);  // passes come from wake-ups only
-    options.initial_retry_delay = absl::Milliseconds(1);
-    options.max_retry_delay = absl::Milliseconds(5);
-    options.listen_wait = absl::Milliseconds(20);
-    options.stall_timeout = stall_timeout;
-    options_ = options;
+    options_.max_events_per_write = 10;
+    options_.poll_interval = absl::Hours(1);  // passes come from wake-ups only
+    options_.initial_retry_delay = absl::Seconds(1);
+    options_.max_retry_delay = absl::Seconds(8);
+    options_.listen_wait = absl::Milliseconds(20);  // real time: the fake listener's poll
+    options_.stall_timeout = stall_timeout;
     engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
-                                             std::move(setups));
+                                             std::move(setups), clock_);
+  }
+
+  // Waits (real time, bounded) until `n` engine threads wait on the clock.
+  bool AwaitClockWaiters(int n) {
+    const absl::Time give_up = absl::Now() + kWait;
+    while (clock_.waiters() < n) {
+      if (absl::Now() > give_up) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+  // Waits for pred, moving the engine's time to the next deadline any engine thread waits for
+  // whenever pred does not hold yet (retries, hole deadlines, watchdog ticks).
+  bool DriveUntil(const std::function<bool(const core::EngineStatus&)>& pred) {
+    const absl::Time give_up = absl::Now() + kWait;
+    uint64_t version = 0;
+    while (absl::Now() < give_up) {
+      if (pred(engine_->Snapshot())) return true;
+      clock_.AdvanceToNextDeadline();
+      engine_->board().AwaitChange(&version, absl::Milliseconds(10));
+    }
+    return pred(engine_->Snapshot());
   }
 
   bool AwaitPosition(size_t dest, int64_t position) {
@@ -65,6 +91,7 @@ class EngineTest : public ::testing::Test {
     wakeups_->Push({"{\"table\" : \"events\", \"id\" : " + std::to_string(id) + "}"});
   }
 
+  FakeClock clock_;
   FakeSourceDb source_;
   std::vector<std::unique_ptr<FakeSinkDb>> sinks_;
   FakeWakeups* wakeups_ = nullptr;
@@ -103,18 +130,29 @@ TEST_F(EngineTest, AnUnreachableDestinationDoesNotHoldBackTheOther) {
   }
   engine_->Start();
   ASSERT_TRUE(AwaitPosition(0, 50));
-  ASSERT_TRUE(engine_->board().Await(
-      [](const core::EngineStatus& s) { return s.destinations[1].retries_total >= 3; }, kWait));
+  // Three failed attempts, and the loop asleep until its next one (time moves only here).
+  ASSERT_TRUE(DriveUntil([this](const core::EngineStatus& st) {
+    const core::DestinationStatus& d = st.destinations[1];
+    return d.retries_total >= 3 && d.state == core::DestinationState::kRetrying &&
+           d.next_retry > clock_.Now();
+  }));
   core::EngineStatus s = engine_->Snapshot();
   EXPECT_EQ(s.destinations[1].state, core::DestinationState::kRetrying);
   EXPECT_NE(s.destinations[1].last_error.find("destination down"), std::string::npos);
   EXPECT_EQ(s.destinations[1].position, 0);
   EXPECT_EQ(s.destinations[1].lag_events, 50);
+  // The next retry is on the capped backoff, in the engine's time: 1 s, 2 s, 4 s, ...
+  EXPECT_GT(s.destinations[1].next_retry, clock_.Now());
+  EXPECT_LE(s.destinations[1].next_retry, clock_.Now() + options_.max_retry_delay);
   {
     absl::MutexLock lock(&sinks_[1]->faults().mu);
     sinks_[1]->faults().outage = absl::OkStatus();
   }
-  ASSERT_TRUE(AwaitPosition(1, 50));  // catches up on its own, no restart
+  // Catches up on its own at the next retry, no restart.
+  ASSERT_TRUE(DriveUntil([](const core::EngineStatus& st) {
+    return st.destinations[1].position == 50 &&
+           st.destinations[1].state == core::DestinationState::kInSync;
+  }));
   EXPECT_EQ(engine_->Snapshot().destinations[1].retries, 0);
 }
 
@@ -205,6 +243,10 @@ TEST_F(EngineTest, ALostListenerReconnectsAndRunsAFullPass) {
   ASSERT_TRUE(AwaitPosition(0, 0));
   source_.AddTransaction(6);  // committed while the listener is away: no notification for it
   wakeups_->Disconnect();
+  // The listener waits out its backoff (engine time) beside the destination's hour-long poll;
+  // the earliest deadline is the listener's, so the pass that follows is its wake-up.
+  ASSERT_TRUE(AwaitClockWaiters(2));
+  ASSERT_TRUE(clock_.AdvanceToNextDeadline());
   ASSERT_TRUE(AwaitPosition(0, 6));
   EXPECT_GE(wakeups_->connects(), 2);
 }
@@ -229,21 +271,30 @@ TEST_F(EngineTest, SkipHolesAfterIsTheExplicitOptInToPassAHole) {
   source_.AddRow(1, 10);
   source_.AddRow(3, 11);
   Build(1);
-  // Rebuild with the opt-in: skip a hole once it has been waited at for 1 ms.
+  // Rebuild with the opt-in: skip a hole once it has been waited at for 30 minutes.
   std::vector<core::DestinationSetup> setups;
   core::DestinationSetup s;
   s.name = "d0";
   s.source = std::make_unique<FakeEventSource>(source_);
   s.sink = std::make_unique<FakeEventSink>(*sinks_[0]);
   setups.push_back(std::move(s));
-  options_.skip_holes_after = absl::Milliseconds(1);
+  options_.skip_holes_after = absl::Minutes(30);
   auto wakeups = std::make_unique<FakeWakeups>();
   wakeups_ = wakeups.get();
   engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
-                                           std::move(setups));
+                                           std::move(setups), clock_);
   engine_->Start();
   ASSERT_TRUE(AwaitState(0, core::DestinationState::kWaitingAtHole));
-  // No wake-up needed: the worker comes back when the hole is due (the poll is an hour away).
+  EXPECT_EQ(engine_->Snapshot().destinations[0].hole_since, clock_.Now());
+  // Just before it is due, a wake-up still holds it.
+  clock_.Advance(absl::Minutes(29));
+  WakeWith(3);
+  ASSERT_TRUE(engine_->board().Await(
+      [](const core::EngineStatus& st) { return st.source.passes_total >= 2; }, kWait));
+  ASSERT_TRUE(AwaitState(0, core::DestinationState::kWaitingAtHole));
+  EXPECT_EQ(sinks_[0]->Position(), 1);
+  // No wake-up needed when it is due: the loop comes back then (the poll is an hour away).
+  clock_.Advance(absl::Minutes(1));
   ASSERT_TRUE(AwaitPosition(0, 3));
   const auto rows = sinks_[0]->Rows();
   ASSERT_EQ(rows.size(), 2u);
@@ -252,31 +303,67 @@ TEST_F(EngineTest, SkipHolesAfterIsTheExplicitOptInToPassAHole) {
 
 TEST_F(EngineTest, AStalledCallIsInterruptedAndRetried) {
   for (int i = 0; i < 10; ++i) source_.AddTransaction(4);
-  Build(2, absl::Milliseconds(200));
+  Build(2, absl::Minutes(1));
   {
     absl::MutexLock lock(&sinks_[0]->faults().mu);
     sinks_[0]->faults().hang_writes = true;  // a blackholed connection: never answers
   }
   engine_->Start();
   ASSERT_TRUE(AwaitPosition(1, 40));  // the other destination is not held up
-  ASSERT_TRUE(AwaitPosition(0, 40));  // the stalled one is interrupted, retries, catches up
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    EXPECT_EQ(sinks_[0]->faults().interruptions, 0);  // the engine's time has not moved
+  }
+  // The stalled one is interrupted once the stall timeout passes, retries, catches up.
+  ASSERT_TRUE(DriveUntil([](const core::EngineStatus& st) {
+    return st.destinations[0].position == 40 &&
+           st.destinations[0].state == core::DestinationState::kInSync;
+  }));
   absl::MutexLock lock(&sinks_[0]->faults().mu);
   EXPECT_EQ(sinks_[0]->faults().interruptions, 1);
   EXPECT_EQ(engine_->Snapshot().destinations[0].errors_by_kind.at("unavailable"), 1);
 }
 
-TEST_F(EngineTest, StopEndsEveryThreadWithWholeBatchesOnly) {
+TEST_F(EngineTest, StopRollsBackTheOpenBatchAndKeepsTheCommittedOnes) {
   for (int i = 0; i < 200; ++i) source_.AddTransaction(3);
   Build(2);
+  // Destination 0 holds a batch open at id 100; destination 1 runs free.
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().hold_at_id = 100;
+  }
   engine_->Start();
+  {
+    Faults& f = sinks_[0]->faults();
+    absl::MutexLock lock(&f.mu);
+    auto holding = [&f]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(f.mu) { return f.holding; };
+    ASSERT_TRUE(f.mu.AwaitWithTimeout(absl::Condition(&holding), kWait));
+  }
+  const int64_t committed = sinks_[0]->Position();
+  ASSERT_GT(committed, 0) << "earlier batches must have committed before the held one";
+  ASSERT_LT(committed, 100);
   engine_->RequestStop();
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().release = true;  // the held write returns; the stop is seen next
+  }
   engine_->Join();
+  // The held batch rolled back; every batch committed before it stayed.
+  EXPECT_EQ(sinks_[0]->Position(), committed);
+  EXPECT_EQ(static_cast<int64_t>(sinks_[0]->Rows().size()), committed);
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    EXPECT_EQ(sinks_[0]->faults().aborted_batches, 1);
+  }
   for (const auto& sink : sinks_) {
     const int64_t position = sink->Position();
     EXPECT_EQ(position % 3, 0) << "a source transaction was split";
     EXPECT_EQ(static_cast<int64_t>(sink->Rows().size()), position);
   }
-  EXPECT_TRUE(engine_->AllDestinationsEnded());
+  const core::EngineStatus s = engine_->Snapshot();
+  EXPECT_TRUE(core::AllDestinationsEnded(s));
+  EXPECT_EQ(s.destinations[0].state, core::DestinationState::kStopped);
+  EXPECT_EQ(s.destinations[0].position, committed);
 }
 
 }  // namespace

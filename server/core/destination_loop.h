@@ -1,0 +1,93 @@
+#pragma once
+
+// One destination's replication loop, on its own thread: connect (writer lock, position, same
+// history), then passes, each woken by a notification or the poll, until a stop. It owns the
+// destination's one position: set when it connects and by each committed batch, nowhere else.
+// The pieces it uses decide without I/O (hole_policy.h, catch_up.h, backoff.h); what it reports
+// goes through DestinationReport.
+//
+// Errors: DataLoss fails this destination for good (the others go on); anything else
+// disconnects, waits on the capped backoff and reconnects, re-reading the position.
+// Threads: Run() on the destination's thread; the stall watchdog may interrupt its connections
+// from another (Interrupt()).
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+#include "server/core/backoff.h"
+#include "server/core/catch_up.h"
+#include "server/core/copy_pass.h"
+#include "server/core/destination_report.h"
+#include "server/core/hole_policy.h"
+#include "server/core/interfaces.h"
+#include "server/core/options.h"
+#include "server/core/signals.h"
+#include "server/core/stall_watchdog.h"
+
+namespace slate::core {
+
+struct DestinationSetup {
+  std::string name;
+  std::string dsn;                      // masked
+  std::unique_ptr<EventSource> source;  // this destination's own reader of the source
+  std::unique_ptr<EventSink> sink;      // takes the writer lock
+  // More sessions on the same destination for parallel writes (without the lock: they write only
+  // while `sink`'s session holds it). Empty: one stream.
+  std::vector<std::unique_ptr<EventSink>> helpers;
+};
+
+class DestinationLoop : private PassObserver {
+ public:
+  DestinationLoop(const EngineOptions& options, DestinationSetup& setup, Signals& signals,
+                  DestinationReport& report, Activity& activity);
+
+  void Run();
+  // Thread-safe: fails the calls blocked on this destination's connections.
+  void Interrupt();
+
+ private:
+  bool Connect();
+  absl::Status CheckSameHistory();
+  void Disconnect();
+  absl::StatusOr<PassResult> Pass();
+  bool AfterPass(const PassResult& pass, absl::Duration* wait);
+  bool HandleError(const absl::Status& status);
+  void StartCatchingUp(absl::Time since);
+
+  // PassObserver
+  bool StopRequested() override { return signals_.stopping(); }
+  void OnRow() override { activity_.Tick(); }
+  void OnBatchStart(int64_t first_ts) override;
+  void OnBatchesAbandoned() override { uncommitted_starts_.clear(); }
+  void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) override;
+
+  // Constant after construction.
+  const EngineOptions& options_;
+  DestinationSetup& setup_;
+  Signals& signals_;
+  const Clock& clock_;
+  DestinationReport& report_;
+  Activity& activity_;
+  std::vector<EventSink*> sinks_;
+
+  // The loop's own state (its thread only).
+  Backoff backoff_;
+  bool connected_ = false;
+  bool head_known_ = false;  // a Head() since the last connect
+  int64_t position_ = 0;     // the destination's position: the only copy
+  int64_t events_copied_ = 0;
+  HoleState hole_;
+  CatchUpTracker catch_up_;
+  // The pass being run.
+  absl::Time pass_start_;
+  int batches_this_pass_ = 0;
+  int64_t committed_this_pass_ = 0;
+  std::deque<int64_t> uncommitted_starts_;  // first ts of each batch started, not committed
+};
+
+}  // namespace slate::core

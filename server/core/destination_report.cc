@@ -1,0 +1,104 @@
+#include "server/core/destination_report.h"
+
+#include "absl/strings/ascii.h"
+
+#include "server/common/log.h"
+#include "server/core/interfaces.h"
+
+namespace slate::core {
+
+DestinationReport::DestinationReport(StatusBoard& board, size_t index, std::string name,
+                                     const Clock& clock)
+    : board_(board), index_(index), name_(std::move(name)), clock_(clock), log_(log::Get("engine")) {}
+
+void DestinationReport::SetState(DestinationState state, int64_t position,
+                                 const std::function<void(DestinationStatus&)>& more) {
+  const DestinationState old = state_;
+  state_ = state;
+  const absl::Time now = clock_.Now();
+  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+    if (d.state != state) d.state_since = now;
+    d.state = state;
+    if (more) more(d);
+  });
+  if (old != state) {
+    log::Info(*log_, "destination state",
+              {{"destination", name_},
+               {"from", StateName(old)},
+               {"to", StateName(state)},
+               {"position", position}});
+  }
+}
+
+void DestinationReport::Position(int64_t position) {
+  board_.UpdateDestination(index_, [&](DestinationStatus& d) { d.position = position; });
+}
+
+void DestinationReport::PassStarted() {
+  board_.UpdateSource([](SourceStatus& s) { ++s.passes_total; });
+}
+
+void DestinationReport::OldestMissing(int64_t ts) {
+  board_.UpdateDestination(index_,
+                           [&](DestinationStatus& d) { d.oldest_missing = EventTime(ts); });
+}
+
+void DestinationReport::Committed(int64_t position, int64_t next_oldest_ts, int64_t events,
+                                  int64_t bytes, absl::Time now) {
+  events_total_ += events;
+  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+    d.position = position;
+    if (next_oldest_ts != 0) d.oldest_missing = EventTime(next_oldest_ts);
+    d.events_total = events_total_;
+    d.bytes_total += bytes;
+    ++d.batches_total;
+    d.last_batch_time = now;
+    d.last_heartbeat = now;
+  });
+  board_.NoteBatch(index_, now, events_total_);
+}
+
+void DestinationReport::Heartbeat(absl::Time now) {
+  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+    d.retries = 0;
+    d.last_heartbeat = now;
+  });
+}
+
+void DestinationReport::Synced(int64_t position) {
+  SetState(DestinationState::kInSync, position, [](DestinationStatus& d) {
+    d.hole_at = 0;
+    d.oldest_missing = absl::InfinitePast();
+  });
+}
+
+void DestinationReport::AtHole(int64_t position, int64_t hole_at, absl::Time hole_since) {
+  SetState(DestinationState::kWaitingAtHole, position, [&](DestinationStatus& d) {
+    d.hole_at = hole_at;
+    d.hole_since = hole_since;
+  });
+}
+
+void DestinationReport::Error(const absl::Status& status, int64_t position, absl::Time now,
+                              absl::Time retry_at) {
+  const std::string text = log::StatusText(status);
+  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+    ++d.errors_by_kind[absl::AsciiStrToLower(absl::StatusCodeToString(status.code()))];
+  });
+  const bool final = retry_at == absl::InfinitePast();
+  SetState(final ? DestinationState::kFailed : DestinationState::kRetrying, position,
+           [&](DestinationStatus& d) {
+             d.last_error = text;
+             d.last_error_time = now;
+             if (final) return;
+             ++d.retries;
+             ++d.retries_total;
+             d.next_retry = retry_at;
+           });
+}
+
+DestinationStatus DestinationReport::Snapshot(absl::Time now) const {
+  return board_.Snapshot(now).destinations[index_];
+}
+
+}  // namespace slate::core

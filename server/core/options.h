@@ -1,0 +1,44 @@
+#pragma once
+
+// The replication settings, with their defaults: the one place they are written. The config
+// (server/config/) fills an EngineOptions from the file's keys and calls Sanitize() once; every
+// later reader (engine, copy pass, adapters' wiring) takes the values as they are.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace slate::core {
+
+// maxEventsPerWrite below this is raised to it (the original tool's minimum).
+inline constexpr int64_t kMinEventsPerWrite = 10000;
+
+struct EngineOptions {
+  // Rows per destination transaction, extended so a source transaction is never split.
+  int64_t max_events_per_write = kMinEventsPerWrite;
+  absl::Duration poll_interval = absl::Seconds(5);  // a pass even without notifications
+  absl::Duration initial_retry_delay = absl::Milliseconds(250);
+  absl::Duration max_retry_delay = absl::Seconds(30);
+  absl::Duration skip_holes_after = absl::ZeroDuration();  // zero: never skip a hole
+  absl::Duration progress_interval = absl::Seconds(10);    // catch-up progress log lines
+  absl::Duration listen_wait = absl::Milliseconds(250);    // listener's stop latency
+  // A thread inside a database call with no progress for this long has its connections
+  // interrupted (a blackholed peer never answers; keepalives cannot tell). Zero: never.
+  absl::Duration stall_timeout = absl::Seconds(60);
+  // How often the listener makes a round trip on its connection, so a silent one is noticed.
+  absl::Duration listen_ping_interval = absl::Seconds(10);
+  // Sessions writing each destination (consecutive batches, committed in id order).
+  int parallel_writes = 2;
+  // The destination sessions' synchronous_commit ("" keeps the server's). "off" (like a logical
+  // replication subscription's default) is safe: after a destination crash the position is read
+  // back and a lost tail is copied again.
+  std::string synchronous_commit = "off";
+};
+
+// Brings values into the ranges the engine relies on; returns one note per change, for the
+// start-up log (e.g. "maxEventsPerWrite 500 raised to the minimum 10000").
+std::vector<std::string> Sanitize(EngineOptions& options);
+
+}  // namespace slate::core
