@@ -17,6 +17,9 @@ struct ConnParams {
   std::string password;  // empty: libpq's default (PGPASSWORD, ~/.pgpass)
   std::string sslmode;   // empty: libpq's default ("prefer")
   int connect_timeout_seconds = 15;
+  // A call with no answer for this long is interrupted (its socket shut down), so a blackholed
+  // peer cannot hold a check or a command for the kernel's TCP timeout. Zero: unbounded.
+  int64_t stall_timeout_ms = 60000;
   std::string application_name = "slate-replicator";
 
   // A libpq keyword/value connection string, every value quoted. Contains the password.

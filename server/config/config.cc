@@ -227,6 +227,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
     config.source = *db;
     config.source.name = "source";
     config.source.params.connect_timeout_seconds = timeout_s;
+    config.source.params.stall_timeout_ms = absl::ToInt64Milliseconds(engine.stall_timeout);
   }
 
   auto dests = root.find("replicationDestinations");
@@ -242,6 +243,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
       auto db = ParseDatabase((*dests)[i], path, secrets, errors);
       if (!db) continue;
       db->params.connect_timeout_seconds = timeout_s;
+      db->params.stall_timeout_ms = absl::ToInt64Milliseconds(engine.stall_timeout);
       if (db->name.empty()) db->name = DefaultName(db->params);
       if (db->params.host.empty() || db->params.database.empty()) continue;
       if (db->params.SameDatabaseAs(config.source.params)) {

@@ -1,12 +1,14 @@
 #pragma once
 
-// Factories for the engine's PostgreSQL adapters. Callers never see libpq or libpqxx.
+// Factories for the engine's PostgreSQL adapters, one file each (source.cc, sink.cc, wakeups.cc).
+// Callers never see libpq or libpqxx. Every connection is opened the one way connection.h
+// describes; SQL texts live in sql.h.
 //
 // - The event source streams `COPY (SELECT id, ts, event ... ORDER BY id) TO STDOUT (FORMAT
 //   binary)` and frames rows without decoding events. It reconnects lazily after an error.
 // - The sink writes `COPY events (id, ts, event) FROM STDIN (FORMAT binary)`, one transaction per
 //   batch. Connect() takes the destination's writer lock (a session advisory lock, see
-//   pg_conn.h); BeginBatch() re-checks the position inside the transaction with two primary-key
+//   sql.h); BeginBatch() re-checks the position inside the transaction with two primary-key
 //   probes (id = position exists, id = position + 1 does not), never max(id). A batch costs two
 //   round trips: BEGIN, probes, COPY and COMMIT travel as one query string.
 // - The wakeup source LISTENs on eventsinsert.

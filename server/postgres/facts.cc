@@ -1,14 +1,12 @@
 #include "server/postgres/facts.h"
 
-#include <optional>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include <pqxx/pqxx>
 
-#include "server/postgres/pg_conn.h"
-#include "server/postgres/pg_status.h"
+#include "server/postgres/connection.h"
 #include "server/postgres/schema.h"
+#include "server/postgres/sql.h"
 
 namespace slate::pg {
 
@@ -17,16 +15,16 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
   core::DatabaseFacts facts;
   facts.label = label;
   facts.dsn = params.Describe();
-  std::optional<pqxx::connection> conn;
-  absl::Status status = Guard("connect", [&] { conn.emplace(params.ToConnInfo()); });
-  if (!status.ok()) {
-    facts.error = std::string(status.message());
+  auto session = PqxxSession::Open(params, facts.dsn);
+  if (!session.ok()) {
+    facts.error = std::string(session.status().message());
     return facts;
   }
   facts.reachable = true;
+  pqxx::connection& conn = (*session)->conn();
 
-  status = Guard("read facts", [&] {
-    pqxx::read_transaction tx(*conn);
+  absl::Status status = (*session)->Run("read facts", [&] {
+    pqxx::read_transaction tx(conn);
     // Identity: the same cluster and database reached under two names is one database.
     try {
       pqxx::subtransaction sub(tx, "identity");
@@ -70,9 +68,7 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
       const auto counts = tx.exec1("SELECT count(*), coalesce(max(id), 0) FROM events");
       facts.count = counts[0].as<int64_t>();
       facts.max_id = counts[1].as<int64_t>();
-      const auto first = tx.exec(
-          "SELECT id, (extract(epoch FROM ts) * 1000000)::bigint, event::text FROM events "
-          "ORDER BY id LIMIT 1");
+      const auto first = tx.exec(sql::kFirstEvent);
       if (!first.empty()) {
         facts.first = core::FirstEvent{first[0][0].as<int64_t>(), first[0][1].as<int64_t>(),
                                        first[0][2].c_str()};
@@ -80,29 +76,22 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
     }
   });
   if (status.ok() && is_destination) {
-    status = Guard("read the writer lock", [&] {
-      const std::string query = absl::StrCat(
-          "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), "
-          "'local') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-          "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ",
-          kWriterLockKey1, " AND l.objid = ", kWriterLockKey2,
-          " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
-      const absl::Time deadline = absl::Now() + lock_wait;
-      while (true) {
-        pqxx::nontransaction tx(*conn);
-        const pqxx::result holder = tx.exec(query);
-        if (holder.empty()) {
-          facts.writer_lock_holder.clear();
-          return;
-        }
+    const absl::Time deadline = absl::Now() + lock_wait;
+    while (status.ok()) {
+      bool held = false;
+      status = (*session)->Run("read the writer lock", [&] {
+        pqxx::nontransaction tx(conn);
+        const pqxx::result holder = tx.exec(sql::kWriterLockHolder);
+        held = !holder.empty();
+        facts.writer_lock_holder.clear();
+        if (!held) return;
         facts.writer_lock_holder =
-            absl::StrCat("backend pid ", holder[0][0].c_str(), ", application_name '",
-                         holder[0][1].c_str(), "', client ", holder[0][2].c_str());
+            sql::DescribeHolder(holder[0][0].c_str(), holder[0][1].c_str(), holder[0][2].c_str());
         facts.writer_lock_application_name = holder[0][1].c_str();
-        if (absl::Now() >= deadline) return;
-        absl::SleepFor(absl::Milliseconds(200));  // polling the lock's holder under a deadline
-      }
-    });
+      });
+      if (!held || absl::Now() >= deadline) break;
+      absl::SleepFor(absl::Milliseconds(200));  // polling the lock's holder under a deadline
+    }
   }
   if (!status.ok()) {
     facts.reachable = false;

@@ -1,11 +1,9 @@
 #include "server/postgres/init_db.h"
 
-#include <optional>
-
 #include "absl/strings/str_cat.h"
 #include <pqxx/pqxx>
 
-#include "server/postgres/pg_status.h"
+#include "server/postgres/connection.h"
 
 namespace slate::pg {
 
@@ -19,20 +17,19 @@ absl::Status InitDatabase(const InitDbRequest& request,
   ConnParams target = maintenance;
   target.database = name;
 
-  std::optional<pqxx::connection> conn;
-  absl::Status status = Guard(absl::StrCat("connecting to ", maintenance.Describe()),
-                              [&] { conn.emplace(maintenance.ToConnInfo()); });
-  if (!status.ok()) {
+  auto session = PqxxSession::Open(maintenance, maintenance.Describe());
+  if (!session.ok()) {
     return absl::UnavailableError(
-        absl::StrCat(status.message(),
+        absl::StrCat(session.status().message(),
                      "; check --host, --port, --user and the password, and that the "
                      "server accepts connections"));
   }
   progress(absl::StrCat("connected to ", maintenance.Describe()));
 
+  pqxx::connection& conn = (*session)->conn();
   bool exists = false;
-  status = Guard("looking for an existing database", [&] {
-    pqxx::nontransaction tx(*conn);
+  absl::Status status = (*session)->Run("looking for an existing database", [&] {
+    pqxx::nontransaction tx(conn);
     exists = !tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", name).empty();
   });
   if (!status.ok()) return status;
@@ -49,22 +46,24 @@ absl::Status InitDatabase(const InitDbRequest& request,
     return absl::OkStatus();
   }
 
-  status = Guard(absl::StrCat("creating database ", name), [&] {
-    pqxx::nontransaction tx(*conn);
+  status = (*session)->Run(absl::StrCat("creating database ", name), [&] {
+    pqxx::nontransaction tx(conn);
     tx.exec0(absl::StrCat("CREATE DATABASE ", tx.quote_name(name)));
   });
   if (!status.ok()) return absl::FailedPreconditionError(status.message());
   progress(absl::StrCat("created database ", name));
-  conn.reset();
+  session->reset();
 
-  status = Guard(absl::StrCat("creating the slate ", TableTypeName(request.type), " schema in ",
-                              target.Describe()),
-                 [&] {
-                   pqxx::connection c(target.ToConnInfo());
-                   pqxx::work tx(c);
-                   tx.exec0(SchemaSql(request.type));
-                   tx.commit();
-                 });
+  const std::string creating_schema = absl::StrCat(
+      "creating the slate ", TableTypeName(request.type), " schema in ", target.Describe());
+  auto schema_session = PqxxSession::Open(target, target.Describe());
+  status = schema_session.ok() ? (*schema_session)->Run(creating_schema,
+                                                        [&] {
+                                                          pqxx::work tx((*schema_session)->conn());
+                                                          tx.exec0(SchemaSql(request.type));
+                                                          tx.commit();
+                                                        })
+                               : schema_session.status();
   if (!status.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         status.message(), ". Database ", name, " was created but is empty; drop it (DROP DATABASE ",

@@ -4,17 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/postgres/connection.h"
 #include "server/postgres/pg_status.h"
+#include "server/postgres/sql.h"
 
 namespace slate::pg {
 
-absl::Status PgConn::Open(const ConnParams& params, const std::string& what) {
+absl::Status PgConn::Open(const ConnParams& params, const std::string& what, bool bound_calls) {
   Close();
   what_ = what;
-  const std::string conninfo =
-      absl::StrCat(params.ToConnInfo(), " keepalives=1 keepalives_idle=10 keepalives_interval=5",
-                   " keepalives_count=3");
-  conn_ = PQconnectdb(conninfo.c_str());
+  call_limit_ = bound_calls ? CallLimit(params) : absl::InfiniteDuration();
+  conn_ = PQconnectdb(ConnInfo(params).c_str());
   if (conn_ == nullptr) return absl::ResourceExhaustedError("libpq: out of memory");
   if (PQstatus(conn_) != CONNECTION_OK) {
     absl::Status s =
@@ -59,9 +59,15 @@ absl::Status PgConn::ResultError(PGresult* res, const std::string& context) {
   return StatusFromSqlState(sqlstate, message, absl::StrCat(what_, ": ", context));
 }
 
+PGresult* PgConn::Execute(const std::string& sql) {
+  if (call_limit_ == absl::InfiniteDuration()) return PQexec(conn_, sql.c_str());
+  CallDeadline deadline(PQsocket(conn_), call_limit_);
+  return PQexec(conn_, sql.c_str());
+}
+
 absl::Status PgConn::Exec(const std::string& sql) {
   if (conn_ == nullptr) return absl::UnavailableError(absl::StrCat(what_, ": not connected"));
-  PGresult* res = PQexec(conn_, sql.c_str());
+  PGresult* res = Execute(sql);
   const ExecStatusType st = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
     PQclear(res);
@@ -72,7 +78,7 @@ absl::Status PgConn::Exec(const std::string& sql) {
 
 absl::StatusOr<std::vector<std::vector<std::string>>> PgConn::Query(const std::string& sql) {
   if (conn_ == nullptr) return absl::UnavailableError(absl::StrCat(what_, ": not connected"));
-  PGresult* res = PQexec(conn_, sql.c_str());
+  PGresult* res = Execute(sql);
   if (res == nullptr || PQresultStatus(res) != PGRES_TUPLES_OK) {
     return ResultError(res, sql.substr(0, 60));
   }
@@ -84,6 +90,16 @@ absl::StatusOr<std::vector<std::vector<std::string>>> PgConn::Query(const std::s
   }
   PQclear(res);
   return rows;
+}
+
+// The lowest-id event, for identity checks (source and destination alike).
+absl::StatusOr<std::optional<core::FirstEvent>> ReadFirstEvent(PgConn& conn) {
+  auto rows = conn.Query(sql::kFirstEvent);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<core::FirstEvent>();
+  const auto& r = rows->front();
+  return std::optional<core::FirstEvent>(
+      core::FirstEvent{std::stoll(r[0]), std::stoll(r[1]), r[2]});
 }
 
 }  // namespace slate::pg

@@ -1,22 +1,22 @@
 #pragma once
 
-// A libpq connection (RAII) with status-returning helpers. Internal to server/postgres/.
+// A libpq connection (RAII) with status-returning helpers, for the paths that need libpq itself
+// (binary COPY, LISTEN, verify's checksums). Opened with the settings every connection carries
+// (connection.h). Internal to server/postgres/. Not thread-safe, except Interrupt().
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include <libpq-fe.h>
 
 #include "server/common/conn_params.h"
+#include "server/core/interfaces.h"
 
 namespace slate::pg {
-
-// Lock keys of the destination writer lock: pg_try_advisory_lock(kWriterLockKey1,
-// kWriterLockKey2), per database. 0x736c6174 is "slat".
-inline constexpr int kWriterLockKey1 = 0x736c6174;
-inline constexpr int kWriterLockKey2 = 1;
 
 class PgConn {
  public:
@@ -25,9 +25,10 @@ class PgConn {
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
 
-  // Connects with TCP keepalives on, so a silently dropped peer is noticed. `what` names the
-  // database in errors ("destination replica1 (user@host:5432/db)").
-  absl::Status Open(const ConnParams& params, const std::string& what);
+  // Connects with ConnInfo(params). `what` names the database in errors ("destination replica1
+  // (user@host:5432/db)"). `bound_calls`: each Exec/Query is bounded by the stall timeout
+  // (one-shot users; the engine's calls are bounded by its stall watchdog instead).
+  absl::Status Open(const ConnParams& params, const std::string& what, bool bound_calls = false);
   // Counts successful Open()s: session state (prepared statements) belongs to one generation.
   uint64_t generation() const { return generation_; }
   void Close();
@@ -45,11 +46,17 @@ class PgConn {
   absl::Status ResultError(PGresult* res, const std::string& context);
 
  private:
+  PGresult* Execute(const std::string& sql);
+
   PGconn* conn_ = nullptr;
+  absl::Duration call_limit_ = absl::InfiniteDuration();
   uint64_t generation_ = 0;
   std::string what_;
   std::mutex fd_mu_;  // guards fd_ against Close() racing Interrupt()
   int fd_ = -1;
 };
+
+// The lowest-id event of `conn`'s events table (identity checks); nullopt when empty.
+absl::StatusOr<std::optional<core::FirstEvent>> ReadFirstEvent(PgConn& conn);
 
 }  // namespace slate::pg

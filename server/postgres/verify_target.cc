@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "server/postgres/pg_conn.h"
+#include "server/postgres/sql.h"
 
 namespace slate::pg {
 namespace {
@@ -10,16 +11,15 @@ namespace {
 class PgVerifyTarget : public core::VerifyTarget {
  public:
   explicit PgVerifyTarget(bool ts_millis)
-      : ts_(ts_millis ? "(extract(epoch FROM date_trunc('milliseconds', ts)) * 1000000)::bigint"
-                      : "(extract(epoch FROM ts) * 1000000)::bigint") {}
+      : ts_(ts_millis ? sql::kTsMillisMicros : sql::kTsMicros) {}
 
   absl::Status Open(const ConnParams& params, const std::string& what) {
-    if (absl::Status s = conn_.Open(params, what); !s.ok()) return s;
+    if (absl::Status s = conn_.Open(params, what, /*bound_calls=*/true); !s.ok()) return s;
     return conn_.Exec("SET default_transaction_read_only = on");
   }
 
   absl::StatusOr<int64_t> MaxId() override {
-    auto rows = conn_.Query("SELECT coalesce(max(id), 0) FROM events");
+    auto rows = conn_.Query(std::string(sql::kMaxId));
     if (!rows.ok()) return rows.status();
     return std::stoll((*rows)[0][0]);
   }

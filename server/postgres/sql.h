@@ -1,0 +1,67 @@
+#pragma once
+
+// Every SQL text the adapters send more than once or from more than one file, in one place.
+// Internal to server/postgres/. Texts with values take them from the functions below (ids are
+// integers, formatted here; nothing user-supplied is spliced in).
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace slate::pg::sql {
+
+// Lock keys of the destination writer lock: pg_try_advisory_lock(kWriterLockKey1,
+// kWriterLockKey2), per database. 0x736c6174 is "slat".
+inline constexpr int kWriterLockKey1 = 0x736c6174;
+inline constexpr int kWriterLockKey2 = 1;
+
+// An event's ts as microseconds since the Unix epoch.
+inline constexpr absl::string_view kTsMicros = "(extract(epoch FROM ts) * 1000000)::bigint";
+inline constexpr absl::string_view kTsMillisMicros =
+    "(extract(epoch FROM date_trunc('milliseconds', ts)) * 1000000)::bigint";
+
+// The lowest-id event (identity checks): id, ts in microseconds, event text.
+inline const std::string kFirstEvent =
+    absl::StrCat("SELECT id, ", kTsMicros, ", event::text FROM events ORDER BY id LIMIT 1");
+// The highest-id event: id, ts in microseconds.
+inline const std::string kLastEvent =
+    absl::StrCat("SELECT id, ", kTsMicros, " FROM events ORDER BY id DESC LIMIT 1");
+inline constexpr absl::string_view kMaxId = "SELECT coalesce(max(id), 0) FROM events";
+
+inline const std::string kTryWriterLock =
+    absl::StrCat("SELECT pg_try_advisory_lock(", kWriterLockKey1, ", ", kWriterLockKey2, ")");
+// Who holds this database's writer lock: pid, application_name, client address.
+inline const std::string kWriterLockHolder = absl::StrCat(
+    "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local') "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ",
+    kWriterLockKey1, " AND l.objid = ", kWriterLockKey2,
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+// The holder's columns as one phrase for messages.
+inline std::string DescribeHolder(absl::string_view pid, absl::string_view application_name,
+                                  absl::string_view client) {
+  return absl::StrCat("backend pid ", pid, ", application_name '", application_name, "', client ",
+                      client);
+}
+
+// Reads of the source.
+inline std::string CopyEventsAfter(int64_t after_id, int64_t up_to_id) {
+  std::string sql = absl::StrCat("COPY (SELECT id, ts, event FROM events WHERE id > ", after_id);
+  if (up_to_id > 0) absl::StrAppend(&sql, " AND id <= ", up_to_id);
+  absl::StrAppend(&sql, " ORDER BY id) TO STDOUT (FORMAT binary)");
+  return sql;
+}
+inline constexpr char kSmallReadStatement[] = "slate_read_after";
+inline constexpr char kSmallRead[] =
+    "SELECT id, ts, event FROM events WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id "
+    "LIMIT $3::bigint";
+
+// Writes to a destination.
+inline constexpr char kCopyIn[] = "COPY events (id, ts, event) FROM STDIN (FORMAT binary)";
+inline std::string RowExists(int64_t id) {
+  return absl::StrCat("SELECT EXISTS (SELECT 1 FROM events WHERE id = ", id, ")");
+}
+
+}  // namespace slate::pg::sql
