@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include <nlohmann/json.hpp>
 
 #include "client/commands.h"
 #include "client/exit_codes.h"
@@ -23,6 +25,9 @@
 
 namespace slate::ctl {
 namespace {
+
+// Keys stay in the order written (README documents them in that order).
+using Json = nlohmann::ordered_json;
 
 const std::vector<FlagSpec>& Flags() {
   static const std::vector<FlagSpec> flags = {
@@ -59,11 +64,13 @@ std::string RowText(const std::optional<core::RowSummary>& row) {
                       " bytes  md5 ", row->event_md5, "  ", row->event_head);
 }
 
-std::string RowJson(const std::optional<core::RowSummary>& row) {
-  if (!row) return "null";
-  return absl::StrCat("{\"id\":", row->id, ",\"ts\":\"", Ts(row->ts_micros),
-                      "\",\"event_bytes\":", row->event_bytes, ",\"event_md5\":\"", row->event_md5,
-                      "\",\"event_head\":\"", log::JsonEscape(row->event_head), "\"}");
+Json RowJson(const std::optional<core::RowSummary>& row) {
+  if (!row) return nullptr;
+  return Json{{"id", row->id},
+              {"ts", Ts(row->ts_micros)},
+              {"event_bytes", row->event_bytes},
+              {"event_md5", row->event_md5},
+              {"event_head", row->event_head}};
 }
 
 const char* OutcomeName(core::VerifyResult::Outcome o) {
@@ -132,7 +139,7 @@ int RunVerify(const std::vector<std::string>& args) {
   const bool tty = isatty(STDERR_FILENO) != 0;
   int unreachable = 0;
   int differing = 0;
-  std::vector<std::string> json_items;
+  Json json_items = Json::array();
   for (const config::DatabaseConfig& d : cfg->destinations) {
     if (!wanted.empty() && wanted.count(d.name) == 0) continue;
     const auto started = std::chrono::steady_clock::now();
@@ -158,9 +165,9 @@ int RunVerify(const std::vector<std::string>& args) {
     if (!result.ok()) {
       ++unreachable;
       if (json) {
-        json_items.push_back(absl::StrCat("{\"name\":\"", log::JsonEscape(d.name),
-                                          "\",\"outcome\":\"error\",\"error\":\"",
-                                          log::JsonEscape(result.status().message()), "\"}"));
+        json_items.push_back(Json{{"name", d.name},
+                                  {"outcome", "error"},
+                                  {"error", std::string(result.status().message())}});
       } else {
         std::cout << d.name << ": cannot verify: " << result.status().message() << "\n";
       }
@@ -168,13 +175,15 @@ int RunVerify(const std::vector<std::string>& args) {
     }
     if (result->outcome != core::VerifyResult::Outcome::kIdentical) ++differing;
     if (json) {
-      json_items.push_back(absl::StrCat(
-          "{\"name\":\"", log::JsonEscape(d.name), "\",\"outcome\":\"",
-          OutcomeName(result->outcome), "\",\"source_max\":", result->source_max,
-          ",\"destination_max\":", result->destination_max, ",\"compared_up_to\":",
-          result->compared_up_to, ",\"first_difference\":", result->first_difference,
-          ",\"source_row\":", RowJson(result->source_row), ",\"destination_row\":",
-          RowJson(result->destination_row), ",\"seconds\":", absl::StrFormat("%.3f", secs), "}"));
+      json_items.push_back(Json{{"name", d.name},
+                                {"outcome", OutcomeName(result->outcome)},
+                                {"source_max", result->source_max},
+                                {"destination_max", result->destination_max},
+                                {"compared_up_to", result->compared_up_to},
+                                {"first_difference", result->first_difference},
+                                {"source_row", RowJson(result->source_row)},
+                                {"destination_row", RowJson(result->destination_row)},
+                                {"seconds", std::round(secs * 1000) / 1000}});
       continue;
     }
     std::cout << d.name << ": " << core::DescribeOutcome(*result)
@@ -185,7 +194,8 @@ int RunVerify(const std::vector<std::string>& args) {
     }
   }
   if (json) {
-    std::cout << "{\"destinations\":[" << absl::StrJoin(json_items, ",") << "]}\n";
+    const Json out = {{"destinations", json_items}};
+    std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
   } else if (unreachable + differing > 0) {
     std::cout << "verify: " << differing << " differ or behind, " << unreachable
               << " could not be verified\n";

@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 
 namespace slate::log {
@@ -89,36 +90,11 @@ Field::Field(absl::string_view key, bool value)
     : key_(key), value_(value ? "true" : "false"), quoted_(false) {}
 
 std::string JsonEscape(absl::string_view in) {
-  std::string out;
-  out.reserve(in.size() + 8);
-  for (char c : in) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
+  // nlohmann-json's string escaping (the project's one JSON library), without the quotes; bytes
+  // that are not UTF-8 become U+FFFD rather than an exception.
+  const std::string quoted = nlohmann::json(std::string(in))
+                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 std::string Render(absl::string_view message, Fields fields) {
