@@ -14,6 +14,8 @@
 #include "gtest/gtest.h"
 #include <pqxx/pqxx>
 
+#include "server/postgres/connection.h"
+#include "server/postgres/facts.h"
 #include "tests/faults/writers.h"
 #include "tests/support/db.h"
 #include "tests/support/pg_cluster.h"
@@ -182,6 +184,33 @@ class ProxiedTest : public FaultTest {
   std::string src_, dst_, config_, direct_config_;
   std::unique_ptr<TcpProxy> source_proxy_, dest_proxy_;
 };
+
+// One-shot connections (facts for validation and the Validate RPC, init-db, verify) are bounded
+// like the engine's: a call that gets no answer fails after the stall timeout instead of waiting
+// for the kernel's TCP timeout.
+TEST_F(ProxiedTest, ACallOnABlackholedConnectionIsBoundedByTheStallTimeout) {
+  ConnParams params = shared().Params(src_);
+  params.port = source_proxy_->port();
+  params.stall_timeout_ms = 1500;
+  auto session = pg::PqxxSession::Open(params, "source");
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_TRUE((*session)->Run("a first query", [&] {
+                 pqxx::nontransaction tx((*session)->conn());
+                 tx.exec("SELECT 1");
+               }).ok());
+  source_proxy_->Blackhole(true);  // the connection stays open; no byte moves
+  const absl::Status s = (*session)->Run("a query", [&] {
+    pqxx::nontransaction tx((*session)->conn());
+    tx.exec("SELECT 1");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_NE(s.message().find("no answer within 1.5s (stallTimeout)"), std::string::npos) << s;
+  source_proxy_->Blackhole(false);
+  // Validation's facts of a database that answers again are whole.
+  const core::DatabaseFacts facts = pg::GatherFacts(params, "source", false);
+  EXPECT_TRUE(facts.reachable) << facts.error;
+  EXPECT_TRUE(facts.has_events);
+}
 
 TEST_F(ProxiedTest, CutConnectionsRecoverAfterBackoffWithoutARestart) {
   FillSource(Src(), 3000, 20, 60);
