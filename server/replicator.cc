@@ -9,6 +9,7 @@
 #include "absl/synchronization/notification.h"
 
 #include "server/common/log.h"
+#include "server/common/status_macros.h"
 #include "server/common/version.h"
 #include "server/core/source_feed.h"
 #include "server/grpc/rpc_server.h"
@@ -119,8 +120,7 @@ std::vector<std::string> ParameterLines(const config::Config& config) {
 }
 
 Replicator::Replicator(ReplicatorOptions options)
-    : options_(std::move(options)),
-      engine_(BuildEngine(options_.config, options_.instance_name)) {}
+    : options_(std::move(options)), engine_(BuildEngine(options_.config, options_.instance_name)) {}
 
 Replicator::~Replicator() { steps_.RunAll(); }
 
@@ -134,7 +134,7 @@ absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Start(ReplicatorOptions 
   }
   if (options.stop->requested()) return absl::CancelledError("stopped before replicating");
   std::unique_ptr<Replicator> r(new Replicator(std::move(options)));
-  if (absl::Status s = r->StartServices(); !s.ok()) return s;
+  RETURN_IF_ERROR(r->StartServices());
   return r;
 }
 
@@ -150,8 +150,8 @@ absl::Status Replicator::StartServices() {
     rpc_options.token = svc.token;
     auto started = rpc::RpcServer::Start(rpc_options, this);
     if (!started.ok()) {
-      return absl::Status(started.status().code(),
-                          absl::StrCat("cannot serve the control API: ", started.status().message()));
+      return absl::Status(started.status().code(), absl::StrCat("cannot serve the control API: ",
+                                                                started.status().message()));
     }
     rpc_server_ = std::move(*started);
     steps_.Defer("control API", [this] { rpc_server_->Shutdown(absl::Seconds(1)); });
@@ -250,7 +250,8 @@ void Replicator::AwaitChange(uint64_t* version, absl::Duration timeout) const {
 absl::StatusOr<core::ValidationReport> Replicator::Validate(const std::string& config_json) {
   core::ValidationReport report;
   if (config_json.empty()) {
-    report.checks = ValidateDatabases(options_.config, absl::ZeroDuration(), options_.instance_name);
+    report.checks =
+        ValidateDatabases(options_.config, absl::ZeroDuration(), options_.instance_name);
     report.parameters = ParameterLines(options_.config);
     return report;
   }

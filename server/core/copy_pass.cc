@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/common/status_macros.h"
+
 namespace slate::core {
 namespace {
 
@@ -31,7 +33,7 @@ class Pipeline {
     EventSink* sink = sinks_[next_ % sinks_.size()];
     while (!pending_.empty() &&
            (pending_.size() >= sinks_.size() || pending_.front().sink == sink)) {
-      if (absl::Status s = CommitOldest(result); !s.ok()) return s;
+      RETURN_IF_ERROR(CommitOldest(result));
     }
     observer_.OnBatchStart(first_ts);
     presend_ = false;  // the first Begin is on sinks_[0] at the pass's position: it completes it
@@ -61,7 +63,7 @@ class Pipeline {
 
   absl::Status CommitAll(PassResult& result) {
     if (open_ != nullptr) {
-      if (absl::Status s = End(); !s.ok()) return s;
+      RETURN_IF_ERROR(End());
     }
     return CommitPending(result);
   }
@@ -69,7 +71,7 @@ class Pipeline {
   // Commits the batches already ended (each holds whole source transactions).
   absl::Status CommitPending(PassResult& result) {
     while (!pending_.empty()) {
-      if (absl::Status s = CommitOldest(result); !s.ok()) return s;
+      RETURN_IF_ERROR(CommitOldest(result));
     }
     return absl::OkStatus();
   }
@@ -145,7 +147,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
   if (sinks.empty()) return absl::InvalidArgumentError("RunCopyPass needs at least one sink");
   Pipeline batches(sinks, observer);
   if (options.expected_rows > 0) {
-    if (absl::Status s = batches.SendFirstBegin(position); !s.ok()) return s;
+    RETURN_IF_ERROR(batches.SendFirstBegin(position));
   }
   auto reader_or = source.ReadAfter(position, options.up_to_id, options.expected_rows);
   if (!reader_or.ok()) return reader_or.status();
@@ -182,7 +184,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
         batches.AbortOpen();
         result.bounded_retry_up_to = group_first_id - 1;
       }
-      if (absl::Status s = batches.CommitAll(result); !s.ok()) return s;
+      RETURN_IF_ERROR(batches.CommitAll(result));
       return result;
     }
 
@@ -191,7 +193,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
         return batches.Fail(s, result);
       }
     } else if (batches.open_rows() >= options.max_events_per_write && row.ts != last_ts) {
-      if (absl::Status s = batches.End(); !s.ok()) return s;
+      RETURN_IF_ERROR(batches.End());
       if (absl::Status s = batches.Begin(last_id, row.ts, result); !s.ok()) {
         return batches.Fail(s, result);
       }
@@ -202,7 +204,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
     last_id = row.id;
     last_ts = row.ts;
   }
-  if (absl::Status s = batches.CommitAll(result); !s.ok()) return s;
+  RETURN_IF_ERROR(batches.CommitAll(result));
   result.end = PassEnd::kCaughtUp;
   return result;
 }

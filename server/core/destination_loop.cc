@@ -68,8 +68,7 @@ bool DestinationLoop::AfterPass(const PassResult& pass, absl::Duration* wait) {
   hole_ = d.next;
   switch (d.action) {
     case HoleAction::kFilled:
-      log::Info(report_.log(), "hole filled",
-                {{"destination", report_.name()}, {"id", waited_at}});
+      log::Info(report_.log(), "hole filled", {{"destination", report_.name()}, {"id", waited_at}});
       [[fallthrough]];
     case HoleAction::kNone:
       report_.Synced(position_);

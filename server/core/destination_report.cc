@@ -9,7 +9,11 @@ namespace slate::core {
 
 DestinationReport::DestinationReport(StatusBoard& board, size_t index, std::string name,
                                      const Clock& clock)
-    : board_(board), index_(index), name_(std::move(name)), clock_(clock), log_(log::Get("engine")) {}
+    : board_(board),
+      index_(index),
+      name_(std::move(name)),
+      clock_(clock),
+      log_(log::Get("engine")) {}
 
 void DestinationReport::SetState(DestinationState state, int64_t position,
                                  const std::function<void(DestinationStatus&)>& more) {
@@ -39,8 +43,7 @@ void DestinationReport::PassStarted() {
 }
 
 void DestinationReport::OldestMissing(int64_t ts) {
-  board_.UpdateDestination(index_,
-                           [&](DestinationStatus& d) { d.oldest_missing = EventTime(ts); });
+  board_.UpdateDestination(index_, [&](DestinationStatus& d) { d.oldest_missing = EventTime(ts); });
 }
 
 void DestinationReport::Committed(int64_t position, int64_t next_oldest_ts, int64_t events,

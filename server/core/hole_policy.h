@@ -18,17 +18,17 @@ namespace slate::core {
 
 // What the loop carries from one pass to the next about holes.
 struct HoleState {
-  int64_t at = 0;                            // first missing id being waited at, 0: none
+  int64_t at = 0;                           // first missing id being waited at, 0: none
   absl::Time since = absl::InfinitePast();  // when that wait began
   int64_t bounded_up_to = 0;  // the next pass stops after this id (0: reads to the end)
   int64_t skip_to = 0;        // the next pass may jump from the hole to this id (0: never)
 };
 
 enum class HoleAction {
-  kNone,        // no hole: the pass ended in sync
-  kFilled,      // the hole waited at is gone (the loop logs it)
-  kRetryNow,    // run the next pass at once (bounded, or skipping)
-  kWait,        // wait for a wake-up, at most `wait`
+  kNone,      // no hole: the pass ended in sync
+  kFilled,    // the hole waited at is gone (the loop logs it)
+  kRetryNow,  // run the next pass at once (bounded, or skipping)
+  kWait,      // wait for a wake-up, at most `wait`
 };
 
 struct HoleDecision {

@@ -41,11 +41,13 @@ Payload ParsePayload(absl::string_view payload) {
   if (table == root.end()) return Problem("no \"table\" key");
   if (!table->is_string()) return Problem("\"table\" is not a string");
   if (*table != "events") {
-    return Problem(absl::StrCat("\"table\" is \"", table->get<std::string>(), "\", not \"events\""));
+    return Problem(
+        absl::StrCat("\"table\" is \"", table->get<std::string>(), "\", not \"events\""));
   }
   auto id = root.find("id");
   if (id == root.end()) return Problem("no \"id\" key");
-  if (id->is_number_integer() && !id->is_number_unsigned()) return Problem("\"id\" is not positive");
+  if (id->is_number_integer() && !id->is_number_unsigned())
+    return Problem("\"id\" is not positive");
   if (!id->is_number_unsigned() ||
       id->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
     return Problem("\"id\" is not a whole number");

@@ -53,9 +53,9 @@ void StallWatchdog::Loop() {
       }
       if (now - last_change[i] < timeout_) continue;
       last_change[i] = now;  // once per stall timeout
-      log::Warn(*log, "no progress inside a database call; interrupting its connections",
-                {{"thread", watched_[i]->name},
-                 {"stalled_seconds", absl::ToDoubleSeconds(timeout_)}});
+      log::Warn(
+          *log, "no progress inside a database call; interrupting its connections",
+          {{"thread", watched_[i]->name}, {"stalled_seconds", absl::ToDoubleSeconds(timeout_)}});
       watched_[i]->interrupt();
     }
   }

@@ -72,8 +72,9 @@ bool AllDestinationsEnded(const EngineStatus& status) {
 
 bool AllDestinationsFailed(const EngineStatus& status) {
   return !status.destinations.empty() &&
-         std::all_of(status.destinations.begin(), status.destinations.end(),
-                     [](const DestinationStatus& d) { return d.state == DestinationState::kFailed; });
+         std::all_of(
+             status.destinations.begin(), status.destinations.end(),
+             [](const DestinationStatus& d) { return d.state == DestinationState::kFailed; });
 }
 
 StatusBoard::StatusBoard(const Clock& clock, const Signals& signals, SourceStatus source,

@@ -1,7 +1,7 @@
 #pragma once
 
-// Start-up validation (the original tool's checks, plus holes, column types and lock holders), as pure
-// functions over facts the postgres adapter gathers (server/postgres/facts.h). Every check
+// Start-up validation (the original tool's checks, plus holes, column types and lock holders), as
+// pure functions over facts the postgres adapter gathers (server/postgres/facts.h). Every check
 // produces a result, so a dry run shows them all; none stops at the first failure.
 
 #include <cstdint>

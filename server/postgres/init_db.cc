@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include <pqxx/pqxx>
 
+#include "server/common/status_macros.h"
 #include "server/postgres/connection.h"
 
 namespace slate::pg {
@@ -10,7 +11,7 @@ namespace slate::pg {
 absl::Status InitDatabase(const InitDbRequest& request,
                           const std::function<void(absl::string_view)>& progress) {
   const std::string& name = request.new_database;
-  if (absl::Status s = ValidateNewDatabaseName(name); !s.ok()) return s;
+  RETURN_IF_ERROR(ValidateNewDatabaseName(name));
 
   ConnParams maintenance = request.server;
   if (maintenance.database.empty()) maintenance.database = "postgres";
@@ -57,12 +58,13 @@ absl::Status InitDatabase(const InitDbRequest& request,
   const std::string creating_schema = absl::StrCat(
       "creating the slate ", TableTypeName(request.type), " schema in ", target.Describe());
   auto schema_session = PqxxSession::Open(target, target.Describe());
-  status = schema_session.ok() ? (*schema_session)->Run(creating_schema,
-                                                        [&] {
-                                                          pqxx::work tx((*schema_session)->conn());
-                                                          tx.exec0(SchemaSql(request.type));
-                                                          tx.commit();
-                                                        })
+  status = schema_session.ok() ? (*schema_session)
+                                     ->Run(creating_schema,
+                                           [&] {
+                                             pqxx::work tx((*schema_session)->conn());
+                                             tx.exec0(SchemaSql(request.type));
+                                             tx.commit();
+                                           })
                                : schema_session.status();
   if (!status.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(

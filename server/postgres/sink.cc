@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/common/status_macros.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/binary_copy.h"
 #include "server/postgres/pg_conn.h"
@@ -37,7 +38,7 @@ class PgEventSink : public core::EventSink {
   ~PgEventSink() override { Close(); }
 
   absl::Status Connect() override {
-    if (absl::Status s = conn_.Open(params_, what_); !s.ok()) return s;
+    RETURN_IF_ERROR(conn_.Open(params_, what_));
     absl::Status s = Prepare();
     if (!s.ok()) conn_.Close();
     return s;
@@ -55,9 +56,7 @@ class PgEventSink : public core::EventSink {
     return std::stoll(rows->at(0).at(0));
   }
 
-  absl::StatusOr<std::optional<core::FirstEvent>> First() override {
-    return ReadFirstEvent(conn_);
-  }
+  absl::StatusOr<std::optional<core::FirstEvent>> First() override { return ReadFirstEvent(conn_); }
 
   absl::Status Ping() override { return conn_.Exec("SELECT 1"); }
 
@@ -67,7 +66,7 @@ class PgEventSink : public core::EventSink {
   absl::Status BeginBatch(int64_t position) override {
     if (state_ == BatchState::kBeginSent && position_ != position) AbortBatch();
     if (state_ != BatchState::kBeginSent) {
-      if (absl::Status s = SendBegin(position, /*following=*/false); !s.ok()) return s;
+      RETURN_IF_ERROR(SendBegin(position, /*following=*/false));
     }
     return AwaitBegin();
   }
@@ -79,7 +78,7 @@ class PgEventSink : public core::EventSink {
 
   absl::Status BeginFollowingBatch(int64_t position) override {
     if (state_ == BatchState::kBeginSent) AbortBatch();
-    if (absl::Status s = SendBegin(position, /*following=*/true); !s.ok()) return s;
+    RETURN_IF_ERROR(SendBegin(position, /*following=*/true));
     return AwaitBegin();
   }
 
@@ -92,7 +91,7 @@ class PgEventSink : public core::EventSink {
   absl::Status EndBatch() override {
     if (state_ != BatchState::kCopying) return absl::OkStatus();
     buf_.append(BinaryCopyTrailer().data(), BinaryCopyTrailer().size());
-    if (absl::Status s = Flush(); !s.ok()) return s;
+    RETURN_IF_ERROR(Flush());
     state_ = BatchState::kOpen;  // the COPY is over on our side, whatever happens next
     if (PQputCopyEnd(conn_.get(), nullptr) != 1) {
       return InDoubt(conn_.ResultError(nullptr, "ending the write"));
@@ -102,7 +101,7 @@ class PgEventSink : public core::EventSink {
   }
 
   absl::StatusOr<int64_t> CommitBatch() override {
-    if (absl::Status s = EndBatch(); !s.ok()) return s;
+    RETURN_IF_ERROR(EndBatch());
     state_ = BatchState::kOpen;  // from here, a failure leaves the transaction to AbortBatch
     PGresult* res = PQgetResult(conn_.get());
     if (res == nullptr || PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -274,7 +273,7 @@ class PgEventSink : public core::EventSink {
   BatchState state_ = BatchState::kIdle;
   std::string buf_;
   int64_t batch_bytes_ = 0;
-  int64_t position_ = 0;   // the batch's start position
+  int64_t position_ = 0;    // the batch's start position
   bool following_ = false;  // the batch follows another still open (parallel writes)
 };
 

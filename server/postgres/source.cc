@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/common/status_macros.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/binary_copy.h"
 #include "server/postgres/pg_conn.h"
@@ -12,7 +13,6 @@
 
 namespace slate::pg {
 namespace {
-
 
 class PgRowReader : public core::RowReader {
  public:
@@ -79,7 +79,7 @@ class PgEventSource : public core::EventSource {
   void Interrupt() override { conn_.Interrupt(); }
 
   absl::StatusOr<core::SourceHead> Head() override {
-    if (absl::Status s = Connect(); !s.ok()) return s;
+    RETURN_IF_ERROR(Connect());
     auto rows = conn_.Query(sql::kLastEvent);
     if (!rows.ok()) return Failed(rows.status());
     core::SourceHead head;
@@ -91,7 +91,7 @@ class PgEventSource : public core::EventSource {
   }
 
   absl::StatusOr<std::optional<core::FirstEvent>> First() override {
-    if (absl::Status s = Connect(); !s.ok()) return s;
+    RETURN_IF_ERROR(Connect());
     auto first = ReadFirstEvent(conn_);
     if (!first.ok()) return Failed(first.status());
     return first;
@@ -99,7 +99,7 @@ class PgEventSource : public core::EventSource {
 
   absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after_id, int64_t up_to_id,
                                                              int64_t expected_rows) override {
-    if (absl::Status s = Connect(); !s.ok()) return s;
+    RETURN_IF_ERROR(Connect());
     if (expected_rows > 0 && expected_rows <= kSmallReadRows) {
       auto small = SmallRead(after_id, up_to_id);
       if (!small.ok()) return Failed(small.status());

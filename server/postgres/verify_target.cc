@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/common/status_macros.h"
 #include "server/postgres/pg_conn.h"
 #include "server/postgres/sql.h"
 
@@ -14,7 +15,7 @@ class PgVerifyTarget : public core::VerifyTarget {
       : ts_(ts_millis ? sql::kTsMillisMicros : sql::kTsMicros) {}
 
   absl::Status Open(const ConnParams& params, const std::string& what) {
-    if (absl::Status s = conn_.Open(params, what, /*bound_calls=*/true); !s.ok()) return s;
+    RETURN_IF_ERROR(conn_.Open(params, what, /*bound_calls=*/true));
     return conn_.Exec("SET default_transaction_read_only = on");
   }
 
@@ -60,7 +61,7 @@ absl::StatusOr<std::unique_ptr<core::VerifyTarget>> NewVerifyTarget(const ConnPa
                                                                     const std::string& what,
                                                                     bool ts_millis) {
   auto target = std::make_unique<PgVerifyTarget>(ts_millis);
-  if (absl::Status s = target->Open(params, what); !s.ok()) return s;
+  RETURN_IF_ERROR(target->Open(params, what));
   return std::unique_ptr<core::VerifyTarget>(std::move(target));
 }
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/common/status_macros.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/pg_conn.h"
 #include "server/postgres/schema.h"
@@ -14,14 +15,13 @@
 namespace slate::pg {
 namespace {
 
-
 class PgWakeupSource : public core::WakeupSource {
  public:
   PgWakeupSource(ConnParams params, std::string what)
       : params_(std::move(params)), what_(std::move(what)) {}
 
   absl::Status Connect() override {
-    if (absl::Status s = conn_.Open(params_, what_); !s.ok()) return s;
+    RETURN_IF_ERROR(conn_.Open(params_, what_));
     absl::Status s = conn_.Exec(absl::StrCat("LISTEN ", kNotifyChannel));
     if (!s.ok()) conn_.Close();
     return s;
@@ -44,7 +44,7 @@ class PgWakeupSource : public core::WakeupSource {
       return absl::UnavailableError(absl::StrCat(what_, ": poll: ", std::strerror(errno)));
     }
     if (rc > 0) {
-      if (absl::Status s = Collect(&out); !s.ok()) return s;
+      RETURN_IF_ERROR(Collect(&out));
     }
     return out;
   }

@@ -194,10 +194,13 @@ TEST_F(ProxiedTest, ACallOnABlackholedConnectionIsBoundedByTheStallTimeout) {
   params.stall_timeout_ms = 1500;
   auto session = pg::PqxxSession::Open(params, "source");
   ASSERT_TRUE(session.ok()) << session.status();
-  ASSERT_TRUE((*session)->Run("a first query", [&] {
-                 pqxx::nontransaction tx((*session)->conn());
-                 tx.exec("SELECT 1");
-               }).ok());
+  ASSERT_TRUE((*session)
+                  ->Run("a first query",
+                        [&] {
+                          pqxx::nontransaction tx((*session)->conn());
+                          tx.exec("SELECT 1");
+                        })
+                  .ok());
   source_proxy_->Blackhole(true);  // the connection stays open; no byte moves
   const absl::Status s = (*session)->Run("a query", [&] {
     pqxx::nontransaction tx((*session)->conn());

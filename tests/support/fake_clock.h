@@ -24,8 +24,7 @@ class FakeClock : public core::Clock {
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1800000000));
 
   absl::Time Now() const override;
-  bool AwaitUntil(absl::Mutex& mu, const absl::Condition& cond,
-                  absl::Time deadline) const override;
+  bool AwaitUntil(absl::Mutex& mu, const absl::Condition& cond, absl::Time deadline) const override;
 
   void Advance(absl::Duration d);
   // Advances to the earliest deadline a thread is waiting for; false (and no change) when no

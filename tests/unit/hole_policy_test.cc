@@ -32,15 +32,15 @@ TEST(HolePolicyTest, AHoleThatWasWaitedAtIsReportedFilled) {
   HoleState state;
   state.at = 5;
   state.since = kT0;
-  const HoleDecision d = DecideHole(state, PassResult{}, 9, kT0 + absl::Seconds(3),
-                                    absl::ZeroDuration());
+  const HoleDecision d =
+      DecideHole(state, PassResult{}, 9, kT0 + absl::Seconds(3), absl::ZeroDuration());
   EXPECT_EQ(d.action, HoleAction::kFilled);
   EXPECT_EQ(d.next.at, 0);
 }
 
 TEST(HolePolicyTest, AHoleInsideATransactionFirstCommitsWhatIsBeforeIt) {
-  const HoleDecision d = DecideHole(HoleState{}, HoleAt(12, 14, /*bounded=*/9), 4, kT0,
-                                    absl::ZeroDuration());
+  const HoleDecision d =
+      DecideHole(HoleState{}, HoleAt(12, 14, /*bounded=*/9), 4, kT0, absl::ZeroDuration());
   EXPECT_EQ(d.action, HoleAction::kRetryNow);
   EXPECT_EQ(d.next.bounded_up_to, 9);
   EXPECT_FALSE(d.new_hole);  // not waited at yet: the bounded pass comes first
@@ -48,8 +48,8 @@ TEST(HolePolicyTest, AHoleInsideATransactionFirstCommitsWhatIsBeforeIt) {
 }
 
 TEST(HolePolicyTest, ABoundAlreadyReachedIsNotRetried) {
-  const HoleDecision d = DecideHole(HoleState{}, HoleAt(12, 14, /*bounded=*/9), 9, kT0,
-                                    absl::ZeroDuration());
+  const HoleDecision d =
+      DecideHole(HoleState{}, HoleAt(12, 14, /*bounded=*/9), 9, kT0, absl::ZeroDuration());
   EXPECT_EQ(d.action, HoleAction::kWait);
   EXPECT_EQ(d.next.bounded_up_to, 0);
   EXPECT_TRUE(d.new_hole);
