@@ -44,7 +44,7 @@ absl::StatusOr<Connection> Connect(const ParsedArgs& args) {
   Connection conn;
   conn.server = FlagOrEnv(args, "server", "SLATE_SERVER", "127.0.0.1:50051");
   if (auto file = args.Get("token-file")) {
-    auto token = ReadSecretFile(*file);
+    auto token = ReadSecretFile(*file, "token file");
     if (!token.ok()) return token.status();
     conn.token = *token;
   } else {

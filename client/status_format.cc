@@ -65,23 +65,34 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
       "server  slate-replicator ", server.version(), "  ", ServerState(server.state()), "  up ",
       HumanDuration(static_cast<double>(server.uptime().seconds())), "  pid ", server.pid(), "\n");
   absl::StrAppend(&out, "source  ", source.dsn(), "  ",
-                  source.listening() ? "listening" : "NOT listening", "  max id ", source.max_id(),
-                  "  newest event ", Time(source.newest_event_time()), "\n");
+                  source.listening() ? "listening" : "connecting (not listening)", "  max id ",
+                  source.max_id(), "  newest event ", Time(source.newest_event_time()), "\n");
   if (!source.last_error().empty() && !source.listening()) {
     absl::StrAppend(&out, "        last error ", Time(source.last_error_time()), ": ",
                     source.last_error(), "\n");
+    if (source.has_next_retry_time()) {
+      absl::StrAppend(&out, "        next retry ", Time(source.next_retry_time()), "\n");
+    }
   }
   size_t name_width = 11;
-  for (const auto& d : status.destinations()) name_width = std::max(name_width, d.name().size());
-  absl::StrAppend(&out, "\n", Pad("DESTINATION", name_width + 2), Pad("STATE", 17),
-                  Pad("POSITION", 12), Pad("LAG EVENTS", 12), Pad("LAG S", 9), Pad("RATE/S", 10),
-                  "LAST ERROR\n");
+  size_t state_width = 15;
+  std::vector<std::string> states;
   for (const auto& d : status.destinations()) {
+    name_width = std::max(name_width, d.name().size());
     std::string state = StateText(d.state());
     if (d.state() == v1::DestinationStatus::STATE_WAITING_AT_HOLE) {
       absl::StrAppend(&state, " ", d.hole_at_id());
     }
-    absl::StrAppend(&out, Pad(d.name(), name_width + 2), Pad(state, 17),
+    state_width = std::max(state_width, state.size());
+    states.push_back(std::move(state));
+  }
+  absl::StrAppend(&out, "\n", Pad("DESTINATION", name_width + 2), Pad("STATE", state_width + 2),
+                  Pad("POSITION", 12), Pad("LAG EVENTS", 12), Pad("LAG S", 9), Pad("RATE/S", 10),
+                  "LAST ERROR\n");
+  for (int i = 0; i < status.destinations_size(); ++i) {
+    const auto& d = status.destinations(i);
+    absl::StrAppend(&out, Pad(d.name(), name_width + 2),
+                    Pad(states[static_cast<size_t>(i)], state_width + 2),
                     Pad(absl::StrCat(d.position()), 12), Pad(absl::StrCat(d.lag_events()), 12),
                     Pad(absl::StrFormat("%.1f", d.lag_seconds()), 9),
                     Pad(absl::StrFormat("%.0f", d.events_per_second()), 10),
@@ -97,7 +108,8 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
       absl::StrAppend(&out, Pad("", name_width + 2), Bar(fraction, 30),
                       absl::StrFormat(" %5.1f%%  ", fraction * 100), eta, "\n");
     }
-    if (d.state() == v1::DestinationStatus::STATE_RETRYING) {
+    if (d.state() == v1::DestinationStatus::STATE_RETRYING ||
+        (d.state() == v1::DestinationStatus::STATE_CONNECTING && d.retries() > 0)) {
       absl::StrAppend(&out, Pad("", name_width + 2), "retry ", d.retries(), " at ",
                       Time(d.next_retry_time()), "\n");
     }

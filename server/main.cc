@@ -95,7 +95,7 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args, Replicator
   svc.tls_client_ca_file = parsed->GetOr("tls-client-ca", "");
   svc.metrics_listen = parsed->GetOr("metrics-listen", svc.metrics_listen);
   if (auto file = parsed->Get("token-file")) {
-    auto token = ReadSecretFile(*file);
+    auto token = ReadSecretFile(*file, "token file");
     if (!token.ok()) {
       std::cerr << "slate-replicator: " << token.status().message() << "\n";
       return kExitUsage;
@@ -121,6 +121,8 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args, Replicator
     return kExitConfig;
   }
   for (const std::string& note : cfg->notes) log::Info(*log, note);
+  for (const std::string& warning : cfg->warnings)
+    log::Warn(*log, "config warning", {{"problem", warning}});
   for (const auto& [key, value] : config::DescribeConfig(*cfg)) {
     log::Info(*log, "run parameter", {{"name", key}, {"value", value}});
   }

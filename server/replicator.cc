@@ -5,7 +5,9 @@
 #include <future>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 
 #include "server/common/log.h"
@@ -27,65 +29,64 @@ std::string InstanceName() {
   return name;
 }
 
-std::vector<core::Check> ValidateDatabases(const config::Config& config, absl::Duration lock_wait,
-                                           const std::string& own_application_name) {
-  // Every database at once: start-up takes as long as the slowest, not the sum.
-  auto source = std::async(std::launch::async,
-                           [&] { return pg::GatherFacts(config.source.params, "source", false); });
+namespace {
+
+struct AllFacts {
+  core::DatabaseFacts source;
+  std::vector<core::DatabaseFacts> destinations;
+};
+
+std::string DestinationLabel(const config::DatabaseConfig& d) {
+  return absl::StrCat("destination ", d.name);
+}
+
+// The destinations first (all at once), the source after them: the source only grows, so a
+// source read later than every destination's can never make a correct destination look ahead of
+// it, however fast events are appended meanwhile.
+AllFacts GatherAll(const config::Config& config, absl::Duration lock_wait) {
   std::vector<std::future<core::DatabaseFacts>> pending;
   for (const config::DatabaseConfig& d : config.destinations) {
     pending.push_back(std::async(std::launch::async, [&d, lock_wait] {
-      return pg::GatherFacts(d.params, absl::StrCat("destination ", d.name), true, lock_wait);
+      return pg::GatherFacts(d.params, DestinationLabel(d), true, lock_wait);
     }));
   }
-  std::vector<core::DatabaseFacts> dests;
-  for (auto& f : pending) dests.push_back(f.get());
+  AllFacts facts;
+  for (auto& f : pending) facts.destinations.push_back(f.get());
+  facts.source = pg::GatherFacts(config.source.params, "source", false);
+  return facts;
+}
+
+core::ValidationOptions OptionsFor(const config::Config& config,
+                                   const std::string& own_application_name) {
   core::ValidationOptions options;
   options.allow_holes = config.engine.skip_holes_after > absl::ZeroDuration();
   options.own_application_name = own_application_name;
-  return core::ValidateFacts(source.get(), dests, options);
+  return options;
 }
 
-std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
-                                          const std::string& application_name) {
-  const core::EngineOptions& options = config.engine;
-  ConnParams source = config.source.params;
-  source.application_name = application_name;
-  const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
-  std::vector<core::DestinationSetup> setups;
-  // With several destinations, catch-up reads share one stream of the source while they keep pace
-  // (server/core/source_feed.h): up to 4 MB of rows between the fastest and the slowest, or
-  // longer than half a second a whole buffer apart.
-  std::shared_ptr<core::SourceFeed> feed;
-  if (config.destinations.size() > 1) {
-    feed = core::SourceFeed::Create(pg::NewEventSource(source, source_what), size_t{4} << 20,
-                                    pg::kSmallReadRows, absl::Milliseconds(500));
+// The start-up checks of a destination that (or whose source) did not answer at start, run by
+// its loop before it first connects: Unavailable while either does not answer (retried),
+// InvalidArgument for a definitive answer (this destination fails; the others go on).
+absl::Status DeferredStartupCheck(const config::Config& config, size_t index) {
+  const config::DatabaseConfig& d = config.destinations[index];
+  const core::DatabaseFacts dest = pg::GatherFacts(d.params, DestinationLabel(d), true);
+  const core::DatabaseFacts source = pg::GatherFacts(config.source.params, "source", false);
+  std::vector<std::string> definitive;
+  for (const core::Check& c : core::ValidateFacts(source, {dest}, OptionsFor(config, ""))) {
+    if (c.result != core::CheckResult::kFail) continue;
+    // The writer lock is the sink's to take when it connects (and to wait for, retrying).
+    if (absl::EndsWith(c.name, ": single writer")) continue;
+    if (c.transient) return absl::UnavailableError(c.message);
+    definitive.push_back(absl::StrCat(c.name, ": ", c.message));
   }
-  for (const config::DatabaseConfig& d : config.destinations) {
-    ConnParams dest = d.params;
-    dest.application_name = application_name;
-    core::DestinationSetup s;
-    s.name = d.name;
-    s.dsn = dest.Describe();
-    s.source = pg::NewEventSource(source, source_what);
-    if (feed != nullptr) s.source = feed->NewSharedSource(std::move(s.source));
-    const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
-    pg::SinkOptions sink_options;
-    sink_options.synchronous_commit = options.synchronous_commit;
-    s.sink = pg::NewEventSink(dest, what, sink_options);
-    sink_options.take_writer_lock = false;
-    for (int i = 1; i < options.parallel_writes; ++i) {
-      s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
-    }
-    setups.push_back(std::move(s));
-  }
-  return std::make_unique<core::Engine>(
-      options, source.Describe(), pg::NewWakeupSource(source, source_what), std::move(setups));
+  if (definitive.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("start-up checks failed: ", absl::StrJoin(definitive, "; ")));
 }
 
-bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait) {
+// Logs every check and a summary; returns the number that failed.
+int LogChecks(const std::vector<core::Check>& checks) {
   auto log = log::Get("main");
-  const std::vector<core::Check> checks = ValidateDatabases(config, lock_wait);
   int failed = 0;
   int warned = 0;
   for (const core::Check& c : checks) {
@@ -108,7 +109,62 @@ bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait) {
   log::Write(
       *log, failed > 0 ? spdlog::level::err : spdlog::level::info, "validation finished",
       {{"checks", static_cast<int64_t>(checks.size())}, {"failed", failed}, {"warnings", warned}});
-  return failed == 0;
+  return failed;
+}
+
+}  // namespace
+
+std::vector<core::Check> ValidateDatabases(const config::Config& config, absl::Duration lock_wait,
+                                           const std::string& own_application_name) {
+  const AllFacts facts = GatherAll(config, lock_wait);
+  return core::ValidateFacts(facts.source, facts.destinations,
+                             OptionsFor(config, own_application_name));
+}
+
+std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
+                                          const std::string& application_name,
+                                          const std::vector<bool>& deferred_checks) {
+  const core::EngineOptions& options = config.engine;
+  ConnParams source = config.source.params;
+  source.application_name = application_name;
+  const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
+  std::vector<core::DestinationSetup> setups;
+  // With several destinations, catch-up reads share one stream of the source while they keep pace
+  // (server/core/source_feed.h): up to 4 MB of rows between the fastest and the slowest, or
+  // longer than half a second a whole buffer apart.
+  std::shared_ptr<core::SourceFeed> feed;
+  if (config.destinations.size() > 1) {
+    feed = core::SourceFeed::Create(pg::NewEventSource(source, source_what), size_t{4} << 20,
+                                    pg::kSmallReadRows, absl::Milliseconds(500));
+  }
+  for (size_t i = 0; i < config.destinations.size(); ++i) {
+    const config::DatabaseConfig& d = config.destinations[i];
+    ConnParams dest = d.params;
+    dest.application_name = application_name;
+    core::DestinationSetup s;
+    s.name = d.name;
+    s.dsn = dest.Describe();
+    s.source = pg::NewEventSource(source, source_what);
+    if (feed != nullptr) s.source = feed->NewSharedSource(std::move(s.source));
+    const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
+    pg::SinkOptions sink_options;
+    sink_options.synchronous_commit = options.synchronous_commit;
+    s.sink = pg::NewEventSink(dest, what, sink_options);
+    sink_options.take_writer_lock = false;
+    for (int helper = 1; helper < options.parallel_writes; ++helper) {
+      s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
+    }
+    if (i < deferred_checks.size() && deferred_checks[i]) {
+      s.startup_check = [&config, i] { return DeferredStartupCheck(config, i); };
+    }
+    setups.push_back(std::move(s));
+  }
+  return std::make_unique<core::Engine>(
+      options, source.Describe(), pg::NewWakeupSource(source, source_what), std::move(setups));
+}
+
+bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait) {
+  return LogChecks(ValidateDatabases(config, lock_wait)) == 0;
 }
 
 std::vector<std::string> ParameterLines(const config::Config& config) {
@@ -119,8 +175,9 @@ std::vector<std::string> ParameterLines(const config::Config& config) {
   return out;
 }
 
-Replicator::Replicator(ReplicatorOptions options)
-    : options_(std::move(options)), engine_(BuildEngine(options_.config, options_.instance_name)) {}
+Replicator::Replicator(ReplicatorOptions options, std::vector<bool> deferred_checks)
+    : options_(std::move(options)),
+      engine_(BuildEngine(options_.config, options_.instance_name, deferred_checks)) {}
 
 Replicator::~Replicator() { steps_.RunAll(); }
 
@@ -128,12 +185,31 @@ absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Start(ReplicatorOptions 
   auto log = log::Get("main");
   // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
   // destination's writer lock.
-  if (!ValidateAndLog(options.config, absl::Milliseconds(options.config.connect_timeout_ms))) {
+  const AllFacts facts =
+      GatherAll(options.config, absl::Milliseconds(options.config.connect_timeout_ms));
+  const std::vector<core::Check> checks =
+      core::ValidateFacts(facts.source, facts.destinations, OptionsFor(options.config, ""));
+  LogChecks(checks);
+  const core::StartDecision decision = core::DecideStart(facts.source, facts.destinations, checks);
+  if (decision.refuse) {
     return absl::FailedPreconditionError(
         "not starting: fix the failed checks above (--dry-run repeats them)");
   }
+  if (decision.source_waiting) {
+    log::Warn(*log, "the source did not answer; starting anyway and retrying it",
+              {{"error", facts.source.error},
+               {"then", "every destination runs its start-up checks when the source answers"}});
+  }
+  for (size_t i = 0; i < facts.destinations.size(); ++i) {
+    if (!facts.destinations[i].reachable) {
+      log::Warn(*log, "a destination did not answer; the others start, it is retried",
+                {{"destination", options.config.destinations[i].name},
+                 {"error", facts.destinations[i].error},
+                 {"then", "its start-up checks run when it answers"}});
+    }
+  }
   if (options.stop->requested()) return absl::CancelledError("stopped before replicating");
-  std::unique_ptr<Replicator> r(new Replicator(std::move(options)));
+  std::unique_ptr<Replicator> r(new Replicator(std::move(options), decision.destination_deferred));
   RETURN_IF_ERROR(r->StartServices());
   return r;
 }

@@ -39,9 +39,10 @@ class Exporter;
 // pg_stat_activity and lock-holder messages say which replicator it is.
 std::string InstanceName();
 
-// Gathers facts from every database in `config` (in parallel) and runs every start-up check.
-// Writes nothing. A destination's held writer lock is waited for up to `lock_wait` (see
-// pg::GatherFacts); a lock held under `own_application_name` passes.
+// Gathers facts from every database in `config` (the destinations in parallel, then the source,
+// so appends to the source during the check cannot make a destination look ahead) and runs every
+// start-up check. Writes nothing. A destination's held writer lock is waited for up to `lock_wait`
+// (see pg::GatherFacts); a lock held under `own_application_name` passes.
 std::vector<core::Check> ValidateDatabases(const config::Config& config,
                                            absl::Duration lock_wait = absl::ZeroDuration(),
                                            const std::string& own_application_name = "");
@@ -49,9 +50,11 @@ std::vector<core::Check> ValidateDatabases(const config::Config& config,
 bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait);
 
 // An engine (not started) replicating `config`'s source into its destinations; its connections
-// carry `application_name`.
+// carry `application_name`. Destinations marked in `deferred_checks` run their start-up checks
+// when they (and the source) first answer. `config` must outlive the engine.
 std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
-                                          const std::string& application_name = "slate-replicator");
+                                          const std::string& application_name = "slate-replicator",
+                                          const std::vector<bool>& deferred_checks = {});
 
 // The run parameters of a config as "name: value" lines, for reports.
 std::vector<std::string> ParameterLines(const config::Config& config);
@@ -77,8 +80,9 @@ struct ReplicatorOptions {
   std::function<void()> on_stop_deadline;
 };
 
-// Why Start() did not start: checks failed (FailedPrecondition), a service could not start
-// (InvalidArgument, Unavailable: the address or TLS files), a stop came first (Cancelled).
+// Why Start() did not start: a check failed definitively (FailedPrecondition; a database that
+// merely did not answer is waited for instead), a service could not start (InvalidArgument,
+// Unavailable: the address or TLS files), a stop came first (Cancelled).
 class Replicator : public core::Control {
  public:
   static absl::StatusOr<std::unique_ptr<Replicator>> Start(ReplicatorOptions options);
@@ -100,7 +104,7 @@ class Replicator : public core::Control {
   void Stop(absl::Duration deadline) override;
 
  private:
-  explicit Replicator(ReplicatorOptions options);
+  Replicator(ReplicatorOptions options, std::vector<bool> deferred_checks);
   absl::Status StartServices();
 
   // Constant after Start().

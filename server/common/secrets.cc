@@ -10,10 +10,10 @@
 
 namespace slate {
 
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path, const std::string& what) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read password file '", path,
+    return absl::NotFoundError(absl::StrCat("cannot read ", what, " '", path,
                                             "': ", std::strerror(errno),
                                             "; check the path and its permissions"));
   }
@@ -23,8 +23,9 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
   if (!secret.empty() && secret.back() == '\n') secret.pop_back();
   if (!secret.empty() && secret.back() == '\r') secret.pop_back();
   if (secret.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("password file '", path, "' is empty; put the password on its first line"));
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", path, "' is empty; put the ",
+                                                   what == "token file" ? "token" : "password",
+                                                   " on its first line"));
   }
   return secret;
 }

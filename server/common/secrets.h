@@ -9,8 +9,10 @@
 
 namespace slate {
 
-// The file's content without one trailing newline. Errors name the file, never its content.
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
+// The file's content without one trailing newline. Errors name the file (as `what`: "password
+// file", "token file"), never its content.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path,
+                                           const std::string& what = "password file");
 
 // The variable's value; NotFound when it is unset or empty.
 absl::StatusOr<std::string> ReadSecretEnv(const std::string& name);

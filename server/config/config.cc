@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include <nlohmann/json.hpp>
@@ -71,13 +72,17 @@ std::optional<int64_t> GetInt(const Json& obj, const std::string& key, const std
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return std::nullopt;
   const std::string range = absl::StrCat("a whole number of ", unit, " from ", min, " to ", max);
+  if (it->is_number_float()) {
+    errors.Add(where, absl::StrCat("must be ", range, ", not ", it->dump(), " (a fraction)"));
+    return std::nullopt;
+  }
   if (!it->is_number_integer() && !it->is_number_unsigned()) {
     errors.Add(where, absl::StrCat("must be ", range, ", not ", TypeName(*it),
                                    it->is_string() ? " (remove the quotes)" : ""));
     return std::nullopt;
   }
   if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(max)) {
-    errors.Add(where, absl::StrCat("must be ", range));
+    errors.Add(where, absl::StrCat("must be ", range, ", not ", it->dump()));
     return std::nullopt;
   }
   const int64_t v = it->get<int64_t>();
@@ -91,8 +96,24 @@ std::optional<int64_t> GetInt(const Json& obj, const std::string& key, const std
 const std::set<std::string> kSslModes = {"disable", "allow",     "prefer",
                                          "require", "verify-ca", "verify-full"};
 
+// "host:port", as the original tool's users wrote it (its config has no port key): the host and
+// the port; nullopt when `host` is not of that form (a name, an IPv4 address, an IPv6 address).
+std::optional<std::pair<std::string, int64_t>> SplitHostPort(const std::string& host) {
+  const size_t colon = host.find(':');
+  if (colon == std::string::npos || colon == 0 || host.find(':', colon + 1) != std::string::npos) {
+    return std::nullopt;
+  }
+  const std::string port = host.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(host.substr(0, colon), std::stoll(port));
+}
+
 std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& path,
-                                            const SecretLookup& secrets, Errors& errors) {
+                                            const SecretLookup& secrets, Errors& errors,
+                                            std::vector<std::string>& warnings) {
   if (!v.is_object()) {
     errors.Add(path,
                absl::StrCat("must be an object with host and databaseName, not ", TypeName(v)));
@@ -107,8 +128,29 @@ std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& pa
   auto database = GetString(v, "databaseName", path, true, errors);
   if (host) db.params.host = *host;
   if (database) db.params.database = *database;
+  const bool has_port = v.contains("port") && !v.at("port").is_null();
   if (auto port = GetInt(v, "port", path, 1, 65535, "port", errors)) {
     db.params.port = static_cast<int>(*port);
+  }
+  if (host) {
+    if (auto split = SplitHostPort(*host)) {
+      const std::string where = absl::StrCat(path, ".host");
+      if (has_port) {
+        errors.Add(where, absl::StrCat("'", *host, "' carries a port and ", path,
+                                       ".port is given too; write the host alone: \"", split->first,
+                                       "\""));
+      } else if (split->second < 1 || split->second > 65535) {
+        errors.Add(where, absl::StrCat("'", *host, "' carries port ", split->second,
+                                       ", which must be from 1 to 65535"));
+      } else {
+        db.params.host = split->first;
+        db.params.port = static_cast<int>(split->second);
+        warnings.push_back(absl::StrCat(where, ": '", *host, "' is read as host '", split->first,
+                                        "' and port ", split->second, "; write \"host\": \"",
+                                        split->first, "\", \"port\": ", split->second,
+                                        " (this config has a port key)"));
+      }
+    }
   }
   if (auto user = GetString(v, "user", path, false, errors)) db.params.user = *user;
   if (auto name = GetString(v, "name", path, false, errors)) db.name = *name;
@@ -155,7 +197,9 @@ std::string DefaultName(const ConnParams& p) {
 
 }  // namespace
 
-SecretLookup DefaultSecretLookup() { return {ReadSecretFile, ReadSecretEnv}; }
+SecretLookup DefaultSecretLookup() {
+  return {[](const std::string& path) { return ReadSecretFile(path); }, ReadSecretEnv};
+}
 
 absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLookup& secrets) {
   Json root;
@@ -223,7 +267,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
 
   if (auto it = root.find("eventSource"); it == root.end()) {
     errors.Add("eventSource", "required; add an object with host and databaseName");
-  } else if (auto db = ParseDatabase(*it, "eventSource", secrets, errors)) {
+  } else if (auto db = ParseDatabase(*it, "eventSource", secrets, errors, config.warnings)) {
     config.source = *db;
     config.source.name = "source";
     config.source.params.connect_timeout_seconds = timeout_s;
@@ -240,7 +284,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   } else {
     for (size_t i = 0; i < dests->size(); ++i) {
       const std::string path = absl::StrCat("replicationDestinations[", i, "]");
-      auto db = ParseDatabase((*dests)[i], path, secrets, errors);
+      auto db = ParseDatabase((*dests)[i], path, secrets, errors, config.warnings);
       if (!db) continue;
       db->params.connect_timeout_seconds = timeout_s;
       db->params.stall_timeout_ms = absl::ToInt64Milliseconds(engine.stall_timeout);
@@ -268,6 +312,14 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   return config;
 }
 
+namespace {
+// The Node tool's config is a module: `module.exports = {...}` (possibly with comments first).
+bool LooksLikeJavaScript(const std::string& path, const std::string& text) {
+  return absl::EndsWith(path, ".js") || absl::StrContains(text, "module.exports") ||
+         absl::StrContains(text, "exports.");
+}
+}  // namespace
+
 absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -277,6 +329,17 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   auto config = ParseConfig(text.str(), DefaultSecretLookup());
+  if (!config.ok() && LooksLikeJavaScript(path, text.str())) {
+    const std::string module =
+        path.front() == '/' || path.rfind("./", 0) == 0 || path.rfind("../", 0) == 0 ? path
+                                                                                     : "./" + path;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config file '", path,
+        "' is a JavaScript module (the Node tool's config.js), not JSON. Convert it once, where "
+        "node is installed, and pass the JSON file with -c:\n"
+        "node -e 'process.stdout.write(JSON.stringify(require(process.argv[1])))' ",
+        module, " > config.json"));
+  }
   if (!config.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("config file '", path, "' is invalid:\n", config.status().message()));

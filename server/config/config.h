@@ -35,6 +35,8 @@ struct Config {
   core::EngineOptions engine;
   // Facts worth an info line at start-up (e.g. maxEventsPerWrite raised to its minimum).
   std::vector<std::string> notes;
+  // Accepted, but worth a warning at start-up (e.g. a port written into host).
+  std::vector<std::string> warnings;
 };
 
 // How secrets are looked up (tests substitute their own).

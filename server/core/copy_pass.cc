@@ -178,6 +178,7 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
       result.end = PassEnd::kHole;
       result.hole_first_missing = expected;
       result.hole_next_present = row.id;
+      result.hole_next_ts = row.ts;
       if (batches.open() && row.ts == last_ts) {
         // The hole is inside a source transaction: commit nothing of that transaction (nor of
         // the open batch it is in); what is pending before it is whole and commits.

@@ -45,6 +45,7 @@ struct PassResult {
   int64_t position_ts = 0;         // the ts of the row at `position` (0: none written)
   int64_t hole_first_missing = 0;  // kHole: the first missing id
   int64_t hole_next_present = 0;   // kHole: the id the source has after the hole
+  int64_t hole_next_ts = 0;  // kHole: that row's ts (the oldest event present and missing here)
   // kHole when the hole fell inside a source transaction: the open batch was rolled back; a pass
   // bounded to this id commits everything before that transaction.
   int64_t bounded_retry_up_to = 0;

@@ -33,7 +33,10 @@ void DestinationLoop::Run() {
   while (!signals_.stopping()) {
     if (!connected_) {
       BusyScope busy(activity_);
-      if (!Connect()) continue;
+      if (!Connect()) {
+        if (failed_) return;  // failed for good: stays `failed`, not retried
+        continue;
+      }
     }
     // Wake-ups before this point are served by this pass: it sees everything they announce.
     seen = signals_.wake_generation();
@@ -87,7 +90,7 @@ bool DestinationLoop::AfterPass(const PassResult& pass, absl::Duration* wait) {
                 "until the id appears (skipHolesAfter opts in to passing it)"}});
   }
   if (d.action == HoleAction::kRetryNow && !d.skipping) return true;  // a bounded pass
-  report_.AtHole(position_, pass.hole_first_missing, hole_.since);
+  report_.AtHole(position_, pass.hole_first_missing, hole_.since, pass.hole_next_ts);
   if (d.skipping) {
     log::Error(report_.log(), "skipping a hole (skipHolesAfter): these ids will be missing here",
                {{"destination", report_.name()},
@@ -101,6 +104,14 @@ bool DestinationLoop::AfterPass(const PassResult& pass, absl::Duration* wait) {
 
 bool DestinationLoop::Connect() {
   report_.SetState(DestinationState::kConnecting, position_);
+  if (!startup_checked_ && setup_.startup_check) {
+    if (absl::Status s = setup_.startup_check(); !s.ok()) {
+      HandleError(s);
+      return false;
+    }
+    log::Info(report_.log(), "start-up checks passed", {{"destination", report_.name()}});
+  }
+  startup_checked_ = true;
   absl::Status s = setup_.sink->Connect();
   for (auto& helper : setup_.helpers) {
     if (s.ok()) s = helper->Connect();
@@ -116,6 +127,7 @@ bool DestinationLoop::Connect() {
     return false;
   }
   connected_ = true;
+  ever_connected_ = true;
   head_known_ = false;
   position_ = *position;
   report_.Position(position_);
@@ -220,10 +232,12 @@ bool DestinationLoop::HandleError(const absl::Status& status) {
   Disconnect();
   catch_up_.Abandon();
   const absl::Time now = clock_.Now();
-  if (status.code() == absl::StatusCode::kDataLoss) {
+  if (status.code() == absl::StatusCode::kDataLoss ||
+      status.code() == absl::StatusCode::kInvalidArgument) {
     log::Error(report_.log(), "destination failed; the others go on",
                {{"destination", report_.name()}, {"error", log::StatusText(status)}});
     report_.Error(status, position_, now, absl::InfinitePast());
+    failed_ = true;
     return false;
   }
   const absl::Duration delay = backoff_.Next();
@@ -232,7 +246,7 @@ bool DestinationLoop::HandleError(const absl::Status& status) {
              {"error", log::StatusText(status)},
              {"attempt", backoff_.attempts()},
              {"retry_in_seconds", absl::ToDoubleSeconds(delay)}});
-  report_.Error(status, position_, now, now + delay);
+  report_.Error(status, position_, now, now + delay, /*connecting=*/!ever_connected_);
   signals_.SleepUntil(now + delay);
   return true;
 }

@@ -6,13 +6,16 @@
 // The pieces it uses decide without I/O (hole_policy.h, catch_up.h, backoff.h); what it reports
 // goes through DestinationReport.
 //
-// Errors: DataLoss fails this destination for good (the others go on); anything else
-// disconnects, waits on the capped backoff and reconnects, re-reading the position.
+// Errors: DataLoss (an invariant broken) and InvalidArgument (a failed start-up check) fail this
+// destination for good (the others go on); anything else disconnects, waits on the capped backoff
+// and reconnects, re-reading the position. Until its first connect succeeds, the destination
+// shows `connecting` (with the last error and the next retry) rather than `retrying`.
 // Threads: Run() on the destination's thread; the stall watchdog may interrupt its connections
 // from another (Interrupt()).
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +42,10 @@ struct DestinationSetup {
   // More sessions on the same destination for parallel writes (without the lock: they write only
   // while `sink`'s session holds it). Empty: one stream.
   std::vector<std::unique_ptr<EventSink>> helpers;
+  // Run before the first connect until it passes (empty: none): the start-up checks of a
+  // destination that, or whose source, did not answer at start. Unavailable: retried with
+  // backoff (the destination shows `connecting`); InvalidArgument: this destination fails.
+  std::function<absl::Status()> startup_check;
 };
 
 class DestinationLoop : private PassObserver {
@@ -78,6 +85,9 @@ class DestinationLoop : private PassObserver {
   // The loop's own state (its thread only).
   Backoff backoff_;
   bool connected_ = false;
+  bool ever_connected_ = false;
+  bool startup_checked_ = false;
+  bool failed_ = false;      // failed for good (DataLoss, InvalidArgument)
   bool head_known_ = false;  // a Head() since the last connect
   int64_t position_ = 0;     // the destination's position: the only copy
   int64_t events_copied_ = 0;

@@ -75,29 +75,33 @@ void DestinationReport::Synced(int64_t position) {
   });
 }
 
-void DestinationReport::AtHole(int64_t position, int64_t hole_at, absl::Time hole_since) {
+void DestinationReport::AtHole(int64_t position, int64_t hole_at, absl::Time hole_since,
+                               int64_t next_ts) {
   SetState(DestinationState::kWaitingAtHole, position, [&](DestinationStatus& d) {
     d.hole_at = hole_at;
     d.hole_since = hole_since;
+    if (next_ts != 0) d.oldest_missing = EventTime(next_ts);
   });
 }
 
 void DestinationReport::Error(const absl::Status& status, int64_t position, absl::Time now,
-                              absl::Time retry_at) {
+                              absl::Time retry_at, bool connecting) {
   const std::string text = log::StatusText(status);
   board_.UpdateDestination(index_, [&](DestinationStatus& d) {
     ++d.errors_by_kind[absl::AsciiStrToLower(absl::StatusCodeToString(status.code()))];
   });
   const bool final = retry_at == absl::InfinitePast();
-  SetState(final ? DestinationState::kFailed : DestinationState::kRetrying, position,
-           [&](DestinationStatus& d) {
-             d.last_error = text;
-             d.last_error_time = now;
-             if (final) return;
-             ++d.retries;
-             ++d.retries_total;
-             d.next_retry = retry_at;
-           });
+  const DestinationState state = final        ? DestinationState::kFailed
+                                 : connecting ? DestinationState::kConnecting
+                                              : DestinationState::kRetrying;
+  SetState(state, position, [&](DestinationStatus& d) {
+    d.last_error = text;
+    d.last_error_time = now;
+    if (final) return;
+    ++d.retries;
+    ++d.retries_total;
+    d.next_retry = retry_at;
+  });
 }
 
 DestinationStatus DestinationReport::Snapshot(absl::Time now) const {

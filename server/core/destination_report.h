@@ -42,9 +42,13 @@ class DestinationReport {
   // A pass ended well: the retry count is reset, and the loop shows a sign of life.
   void Heartbeat(absl::Time now);
   void Synced(int64_t position);  // in sync: no hole, nothing missing
-  void AtHole(int64_t position, int64_t hole_at, absl::Time hole_since);
-  // An error, by kind; `retry_at` InfinitePast for a final failure.
-  void Error(const absl::Status& status, int64_t position, absl::Time now, absl::Time retry_at);
+  // Waiting at a hole. Lag ages with the oldest event the destination lacks that the source shows:
+  // the first one after the hole, at `next_ts` (the missing ones have no ts to show).
+  void AtHole(int64_t position, int64_t hole_at, absl::Time hole_since, int64_t next_ts);
+  // An error, by kind; `retry_at` InfinitePast for a final failure. `connecting`: it has never
+  // connected yet, so it stays `connecting` (with the error and the next retry) while retrying.
+  void Error(const absl::Status& status, int64_t position, absl::Time now, absl::Time retry_at,
+             bool connecting = false);
   // The destination's own row of the board, with lag and rate (for progress lines).
   DestinationStatus Snapshot(absl::Time now) const;
 

@@ -11,7 +11,9 @@
 //   Unknown            the commit's outcome is unknown: re-read the position;
 //   FailedPrecondition a database refused (SQL error, lock held by another replicator): retry;
 //   DataLoss           an invariant is broken (destination ahead of the source, a row present
-//                      that should not be): the destination stops.
+//                      that should not be): the destination stops;
+//   InvalidArgument    (a start-up check, DestinationSetup::startup_check) a definitive answer
+//                      such as a wrong password or a missing schema: the destination stops.
 
 #include <cstdint>
 #include <memory>

@@ -35,7 +35,9 @@ void Listener::Run(bool connected, Activity& activity) {
   absl::Time last_ping = clock.Now();
   while (!signals_.stopping()) {
     if (!connected) {
-      if (!signals_.SleepUntil(clock.Now() + backoff.Next())) break;
+      const absl::Time retry_at = clock.Now() + backoff.Next();
+      board_.UpdateSource([&](SourceStatus& src) { src.next_retry = retry_at; });
+      if (!signals_.SleepUntil(retry_at)) break;
       BusyScope busy(activity);
       if (!Connect()) continue;
       connected = true;

@@ -16,7 +16,8 @@ namespace slate::core {
 
 enum class DestinationState {
   kStarting,       // not yet tried
-  kConnecting,     // connecting, taking the writer lock, reading the position
+  kConnecting,     // connecting, taking the writer lock, reading the position; before the first
+                   // connect also while retrying (last_error, next_retry)
   kCatchingUp,     // copying a backlog
   kInSync,         // everything the source had at the last pass is written
   kRetrying,       // an error; waiting to reconnect (next_retry)
@@ -72,6 +73,7 @@ struct SourceStatus {
   int64_t passes_total = 0;
   std::string last_error;
   absl::Time last_error_time = absl::InfinitePast();
+  absl::Time next_retry = absl::InfinitePast();  // while not listening: the next attempt
 };
 
 // Readiness: the replicator is doing its job, not merely running. Ready when no stop has begun

@@ -22,8 +22,8 @@ std::string Columns(const std::vector<std::pair<std::string, std::string>>& cols
 
 class Checks {
  public:
-  void Add(std::string name, CheckResult r, std::string message) {
-    out_.push_back({std::move(name), r, std::move(message)});
+  void Add(std::string name, CheckResult r, std::string message, bool transient = false) {
+    out_.push_back({std::move(name), r, std::move(message), transient});
   }
   std::vector<Check> Take() { return std::move(out_); }
 
@@ -35,9 +35,15 @@ class Checks {
 bool CheckBasics(const DatabaseFacts& db, Checks& checks, absl::string_view init_type) {
   const std::string who = absl::StrCat(db.label, " (", db.dsn, ")");
   if (!db.reachable) {
-    checks.Add(absl::StrCat(db.label, ": connect"), CheckResult::kFail,
-               absl::StrCat("cannot connect to ", who, ": ", db.error,
-                            ". Check host, port, databaseName, user and password in the config"));
+    checks.Add(
+        absl::StrCat(db.label, ": connect"), CheckResult::kFail,
+        absl::StrCat("cannot connect to ", who, ": ", db.error,
+                     db.transient ? ". It did not answer: a start waits for it (retrying), a "
+                                    "dry run reports it. If it should be up, check host and port "
+                                    "in the config"
+                                  : ". Check host, port, databaseName, user and password in the "
+                                    "config"),
+        db.transient);
     return false;
   }
   checks.Add(absl::StrCat(db.label, ": connect"), CheckResult::kPass,
@@ -82,6 +88,20 @@ absl::string_view CheckResultName(CheckResult r) {
       return "fail";
   }
   return "fail";
+}
+
+StartDecision DecideStart(const DatabaseFacts& source,
+                          const std::vector<DatabaseFacts>& destinations,
+                          const std::vector<Check>& checks) {
+  StartDecision d;
+  d.refuse = std::any_of(checks.begin(), checks.end(), [](const Check& c) {
+    return c.result == CheckResult::kFail && !c.transient;
+  });
+  d.source_waiting = !source.reachable;
+  for (const DatabaseFacts& dest : destinations) {
+    d.destination_deferred.push_back(d.source_waiting || !dest.reachable);
+  }
+  return d;
 }
 
 bool AllPassed(const std::vector<Check>& checks) {

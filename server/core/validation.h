@@ -20,8 +20,9 @@ struct DatabaseFacts {
   std::string label;  // "source" or the destination's name
   std::string dsn;    // masked
   bool reachable = false;
-  std::string error;     // when not reachable
-  std::string identity;  // system identifier + database oid, when readable: same means same db
+  std::string error;       // when not reachable
+  bool transient = false;  // not reachable for a reason that may pass (see pg_status.h)
+  std::string identity;    // system identifier + database oid, when readable: same means same db
   bool has_events = false;
   std::vector<std::pair<std::string, std::string>> events_columns;  // name, type, in order
   // Each source object ("table id", "function insert_events", ...) and whether it exists,
@@ -41,6 +42,9 @@ struct Check {
   std::string name;  // "destination replica1: first event"
   CheckResult result = CheckResult::kPass;
   std::string message;  // what was found, and the fix when it is not a pass
+  // A failure that may pass by itself (the database did not answer): a start waits for it; a
+  // dry run or a Validate RPC reports it as failed.
+  bool transient = false;
 };
 
 struct ValidationOptions {
@@ -55,6 +59,18 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
                                  const ValidationOptions& options);
 
 bool AllPassed(const std::vector<Check>& checks);  // no kFail
+
+// What a real start does with the checks: refuse (a definitive failure: exit 4), or start,
+// waiting for the databases that did not answer. A destination whose checks could not all be
+// made (it, or the source, did not answer) runs them when both first answer.
+struct StartDecision {
+  bool refuse = false;
+  bool source_waiting = false;
+  std::vector<bool> destination_deferred;  // per destination: its checks run when it answers
+};
+StartDecision DecideStart(const DatabaseFacts& source,
+                          const std::vector<DatabaseFacts>& destinations,
+                          const std::vector<Check>& checks);
 
 // Compares a destination's first event with the source's: equal passes; equal but for a ts
 // truncated to the millisecond (the original Node replicator) warns; anything else fails.

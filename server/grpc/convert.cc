@@ -81,6 +81,9 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
   src->set_passes_total(status.source.passes_total);
   src->set_last_error(status.source.last_error);
   SetIfKnown(status.source.last_error_time, src, &v1::SourceStatus::mutable_last_error_time);
+  if (!status.source.listening) {
+    SetIfKnown(status.source.next_retry, src, &v1::SourceStatus::mutable_next_retry_time);
+  }
 
   for (const core::DestinationStatus& d : status.destinations) {
     v1::DestinationStatus* o = out->add_destinations();

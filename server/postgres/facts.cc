@@ -18,6 +18,7 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
   auto session = PqxxSession::Open(params, facts.dsn);
   if (!session.ok()) {
     facts.error = std::string(session.status().message());
+    facts.transient = !IsDefinitiveConnectFailure(facts.error);
     return facts;
   }
   facts.reachable = true;
@@ -96,6 +97,7 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
   if (!status.ok()) {
     facts.reachable = false;
     facts.error = std::string(status.message());
+    facts.transient = status.code() == absl::StatusCode::kUnavailable;
   }
   return facts;
 }

@@ -1,7 +1,9 @@
 #pragma once
 
 // Reads what start-up validation needs from one database (server/core/validation.h). Never
-// writes. A database that cannot be reached gives facts with reachable = false and the error.
+// writes. A database that cannot be reached gives facts with reachable = false, the error, and
+// whether the failure may pass (transient: refused, timed out, starting up, too many clients) or
+// not (wrong password, missing database).
 // For a destination whose writer lock is held, waits up to `lock_wait` for it to be released:
 // after a crash the dead replicator's session can outlive it briefly, and a restart must not
 // mistake it for a second replicator.

@@ -30,6 +30,23 @@ absl::Status StatusFromSqlState(absl::string_view sqlstate, absl::string_view me
   return absl::FailedPreconditionError(text);
 }
 
+bool IsDefinitiveConnectFailure(absl::string_view message) {
+  static constexpr absl::string_view kDefinitive[] = {
+      "password authentication failed",
+      "no pg_hba.conf entry",
+      "no password supplied",
+      "does not exist",  // database "x" / role "x"
+      "SSL was required",
+      "server does not support SSL",
+      "certificate",
+      "permission denied",
+  };
+  for (absl::string_view d : kDefinitive) {
+    if (absl::StrContains(message, d)) return true;
+  }
+  return false;
+}
+
 absl::Status StatusFromCurrentException(absl::string_view context) {
   try {
     throw;

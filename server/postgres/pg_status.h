@@ -20,6 +20,11 @@ namespace slate::pg {
 absl::Status StatusFromSqlState(absl::string_view sqlstate, absl::string_view message,
                                 absl::string_view context);
 
+// A failure to connect that no wait will cure: wrong password, no pg_hba.conf entry, a missing
+// database or role, an SSL mode the server cannot serve. Anything else (refused, timed out, name
+// not resolved, starting up / shutting down / in recovery, too many connections) may pass.
+bool IsDefinitiveConnectFailure(absl::string_view message);
+
 // Call inside a catch block: maps the exception being handled.
 absl::Status StatusFromCurrentException(absl::string_view context);
 

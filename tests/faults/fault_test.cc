@@ -123,6 +123,92 @@ TEST_F(FaultTest, DestinationServersCrashAndRestartMidStream) {
   ExpectVerified(config, {(*c1)->ConnInfo(d1), (*c2)->ConnInfo(d2)});
 }
 
+// Start-up waits out outages: a database that does not answer never ends the process.
+TEST_F(FaultTest, StartsWhileTheSourceIsDownAndCopiesOnceItAnswers) {
+  auto sc = PgCluster::Start("source");
+  ASSERT_TRUE(sc.ok());
+  const std::string src = NewDb(**sc, pg::TableType::kSource);
+  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  FillSource((*sc)->ConnInfo(src), 300, 1, 20);
+  const std::string config = WriteFile(
+      shared().dir(), "config.json", ConfigJson((*sc)->Params(src), {shared().Params(d1)}, kFast));
+  ASSERT_TRUE((*sc)->Stop("fast").ok());
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  // The control API serves at once and shows the source and the destination connecting.
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    RunSlatectl({"status", "--server", server}, &out);
+    return out.find("connecting (not listening)") != std::string::npos &&
+           out.find("next retry") != std::string::npos &&
+           out.find("connecting  ") != std::string::npos;
+  })) << out
+      << (*r)->Log();
+  EXPECT_NE(kill((*r)->pid(), 0), -1) << "the process must wait, not exit";
+  EXPECT_NE((*r)->Log().find("the source did not answer; starting anyway"), std::string::npos);
+  ASSERT_TRUE((*sc)->Restart().ok());
+  ASSERT_TRUE(CaughtUp((*sc)->ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
+  EXPECT_NE((*r)->Log().find("start-up checks passed"), std::string::npos);
+  ExpectVerified(config, {shared().ConnInfo(d1)});
+}
+
+TEST_F(FaultTest, ADestinationDownAtStartDoesNotHoldBackTheOthers) {
+  auto dc = PgCluster::Start("dest2");
+  ASSERT_TRUE(dc.ok());
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string d2 = NewDb(**dc, pg::TableType::kDestination);
+  FillSource(shared().ConnInfo(src), 300, 1, 20);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {shared().Params(d1), (*dc)->Params(d2)}, kFast));
+  ASSERT_TRUE((*dc)->Stop("fast").ok());
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    RunSlatectl({"status", "-o", "json", "--server", server}, &out);
+    return out.find("STATE_CONNECTING") != std::string::npos &&
+           out.find("Connection refused") != std::string::npos;
+  })) << out;
+  EXPECT_NE((*r)->Log().find("a destination did not answer; the others start"), std::string::npos);
+  ASSERT_TRUE((*dc)->Restart().ok());
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1), (*dc)->ConnInfo(d2)}))
+      << (*r)->Log();
+  ExpectVerified(config, {shared().ConnInfo(d1), (*dc)->ConnInfo(d2)});
+}
+
+TEST_F(FaultTest, ADestinationThatAnswersWrongAfterAnOutageFailsAlone) {
+  auto dc = PgCluster::Start("dest2");
+  ASSERT_TRUE(dc.ok());
+  const std::string src = NewDb(shared(), pg::TableType::kSource);
+  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string d2 = NewDb(**dc, pg::TableType::kSource);  // not a destination
+  FillSource(shared().ConnInfo(src), 50, 1, 5);
+  const std::string config =
+      WriteFile(shared().dir(), "config.json",
+                ConfigJson(shared().Params(src), {shared().Params(d1), (*dc)->Params(d2)}, kFast));
+  ASSERT_TRUE((*dc)->Stop("fast").ok());
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
+  ASSERT_TRUE((*dc)->Restart().ok());
+  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  std::string out;
+  ASSERT_TRUE(WaitUntil([&] {
+    RunSlatectl({"status", "-o", "json", "--server", server}, &out);
+    return out.find("STATE_FAILED") != std::string::npos;
+  })) << out
+      << (*r)->Log();
+  EXPECT_NE(out.find("start-up checks failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("it looks like a source"), std::string::npos) << out;
+  EXPECT_NE(kill((*r)->pid(), 0), -1) << "the other destination goes on";
+  EXPECT_EQ(Count((*dc)->ConnInfo(d2)), 0);
+}
+
 TEST_F(FaultTest, SourceRestartWhileWritersInsertMissesNothing) {
   auto sc = PgCluster::Start("source");
   ASSERT_TRUE(sc.ok());
@@ -134,6 +220,10 @@ TEST_F(FaultTest, SourceRestartWhileWritersInsertMissesNothing) {
                  absl::StrCat(kFast, ", \"pollInterval\": 3600000")));  // only notifications
   auto r = ReplicatorProcess::Start(config);
   ASSERT_TRUE(r.ok());
+  // The restart must come while it listens (on a busy machine its start can take a while).
+  ASSERT_TRUE(WaitUntil([&] {
+    return (*r)->Log().find("listening for notifications") != std::string::npos;
+  })) << (*r)->Log();
   Writers writers((*sc)->ConnInfo(src), 2);
   ASSERT_TRUE(WaitUntil([&] { return writers.committed() > 200; }));
   ASSERT_TRUE((*sc)->Stop("fast").ok());

@@ -109,6 +109,11 @@ TEST(SecretsTest, ReadsAFileWithoutItsTrailingNewline) {
   auto missing = ReadSecretFile(path + ".missing");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("secret.missing"), absl::string_view::npos);
+  EXPECT_NE(missing.status().message().find("cannot read password file"), absl::string_view::npos);
+  // A token file is called what it is.
+  auto token = ReadSecretFile(path + ".missing", "token file");
+  EXPECT_NE(token.status().message().find("cannot read token file"), absl::string_view::npos);
+  EXPECT_EQ(token.status().message().find("password"), absl::string_view::npos);
 }
 
 }  // namespace

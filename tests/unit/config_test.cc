@@ -1,6 +1,7 @@
 #include "server/config/config.h"
 
 #include <algorithm>
+#include <fstream>
 
 #include "gtest/gtest.h"
 
@@ -102,7 +103,8 @@ TEST(ConfigTest, EveryErrorIsReportedWithItsPath) {
            "eventSource.host: must not be empty",
            "eventSource.databaseName: required; add it as a string",
            "eventSource.user: must be a string, not a whole number",
-           "replicationDestinations[0].port: must be a whole number of port from 1 to 65535",
+           "replicationDestinations[0].port: must be a whole number of port from 1 to 65535, not "
+           "70000",
            "replicationDestinations[0].sslmode: 'sometimes' is not a libpq sslmode",
            "replicationDestinations[1]: give at most one of password, passwordFile and "
            "passwordEnv",
@@ -113,6 +115,74 @@ TEST(ConfigTest, EveryErrorIsReportedWithItsPath) {
        }) {
     EXPECT_NE(m.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << m;
   }
+}
+
+TEST(ConfigTest, ValuesOutOfRangeAreNamedInTheError) {
+  auto c = ParseConfig(R"({"parallelWrites": 9, "maxRetryDelay": 99999999999,
+    "eventSource": {"host": "s", "databaseName": "e", "port": 5.5},
+    "replicationDestinations": [{"host": "d", "databaseName": "e"}]})",
+                       Secrets());
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string m(c.status().message());
+  for (const char* expected : {
+           "parallelWrites: must be a whole number of sessions from 1 to 8, not 9",
+           "maxRetryDelay: must be a whole number of milliseconds from 100 to 3600000, not "
+           "99999999999",
+           "eventSource.port: must be a whole number of port from 1 to 65535, not 5.5 (a "
+           "fraction)",
+       }) {
+    EXPECT_NE(m.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << m;
+  }
+}
+
+TEST(ConfigTest, APortWrittenIntoHostIsReadWithAWarning) {
+  auto c = ParseConfig(R"({"eventSource": {"host": "127.0.0.1:47432", "databaseName": "e"},
+    "replicationDestinations": [{"host": "replica.example:6432", "databaseName": "e"},
+                                {"host": "::1", "databaseName": "e"}]})",
+                       Secrets());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->source.params.host, "127.0.0.1");
+  EXPECT_EQ(c->source.params.port, 47432);
+  EXPECT_EQ(c->destinations[0].params.host, "replica.example");
+  EXPECT_EQ(c->destinations[0].params.port, 6432);
+  EXPECT_EQ(c->destinations[1].params.host, "::1");  // an IPv6 address is left alone
+  EXPECT_EQ(c->destinations[1].params.port, 5432);
+  ASSERT_EQ(c->warnings.size(), 2u);
+  EXPECT_EQ(c->warnings[0],
+            "eventSource.host: '127.0.0.1:47432' is read as host '127.0.0.1' and port 47432; "
+            "write \"host\": \"127.0.0.1\", \"port\": 47432 (this config has a port key)");
+}
+
+TEST(ConfigTest, APortInHostAndAPortKeyAreRefused) {
+  auto c = ParseConfig(R"({"eventSource": {"host": "s:5433", "port": 5433, "databaseName": "e"},
+    "replicationDestinations": [{"host": "d:99999", "databaseName": "e"}]})",
+                       Secrets());
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string m(c.status().message());
+  EXPECT_NE(m.find("eventSource.host: 's:5433' carries a port and eventSource.port is given too; "
+                   "write the host alone: \"s\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("replicationDestinations[0].host: 'd:99999' carries port 99999, which must be "
+                   "from 1 to 65535"),
+            std::string::npos)
+      << m;
+}
+
+TEST(ConfigTest, TheNodeToolsConfigJsGetsTheCommandThatConvertsIt) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/config.js";
+  std::ofstream(path) << "module.exports = {\n  eventSource: { host: 'localhost' },\n};\n";
+  auto c = LoadConfigFile(path);
+  ASSERT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string m(c.status().message());
+  EXPECT_NE(m.find("is a JavaScript module (the Node tool's config.js), not JSON"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("node -e 'process.stdout.write(JSON.stringify(require(process.argv[1])))' " +
+                   path + " > config.json"),
+            std::string::npos)
+      << m;
 }
 
 TEST(ConfigTest, DuplicateDestinationsAndTheSourceAreRefused) {

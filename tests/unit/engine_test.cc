@@ -1,5 +1,6 @@
 #include "server/core/engine.h"
 
+#include <atomic>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -133,11 +134,12 @@ TEST_F(EngineTest, AnUnreachableDestinationDoesNotHoldBackTheOther) {
   // Three failed attempts, and the loop asleep until its next one (time moves only here).
   ASSERT_TRUE(DriveUntil([this](const core::EngineStatus& st) {
     const core::DestinationStatus& d = st.destinations[1];
-    return d.retries_total >= 3 && d.state == core::DestinationState::kRetrying &&
+    return d.retries_total >= 3 && d.state == core::DestinationState::kConnecting &&
            d.next_retry > clock_.Now();
   }));
   core::EngineStatus s = engine_->Snapshot();
-  EXPECT_EQ(s.destinations[1].state, core::DestinationState::kRetrying);
+  // Never connected yet: it shows `connecting`, with the last error and the next retry.
+  EXPECT_EQ(s.destinations[1].state, core::DestinationState::kConnecting);
   EXPECT_NE(s.destinations[1].last_error.find("destination down"), std::string::npos);
   EXPECT_EQ(s.destinations[1].position, 0);
   EXPECT_EQ(s.destinations[1].lag_events, 50);
@@ -154,6 +156,44 @@ TEST_F(EngineTest, AnUnreachableDestinationDoesNotHoldBackTheOther) {
            st.destinations[1].state == core::DestinationState::kInSync;
   }));
   EXPECT_EQ(engine_->Snapshot().destinations[1].retries, 0);
+}
+
+TEST_F(EngineTest, DeferredStartupChecksRunWhenTheDestinationAnswers) {
+  for (int i = 0; i < 4; ++i) source_.AddTransaction(5);
+  Build(2);
+  // Rebuild with start-up checks: d0's does not answer twice, then passes; d1's answers with a
+  // definitive failure.
+  std::vector<core::DestinationSetup> setups;
+  std::atomic<int> d0_calls{0};
+  for (int i = 0; i < 2; ++i) {
+    core::DestinationSetup s;
+    s.name = "d" + std::to_string(i);
+    s.source = std::make_unique<FakeEventSource>(source_);
+    s.sink = std::make_unique<FakeEventSink>(*sinks_[static_cast<size_t>(i)]);
+    setups.push_back(std::move(s));
+  }
+  setups[0].startup_check = [&d0_calls]() -> absl::Status {
+    if (++d0_calls <= 2) return absl::UnavailableError("connection refused");
+    return absl::OkStatus();
+  };
+  setups[1].startup_check = [] {
+    return absl::InvalidArgumentError("start-up checks failed: password authentication failed");
+  };
+  auto wakeups = std::make_unique<FakeWakeups>();
+  wakeups_ = wakeups.get();
+  engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
+                                           std::move(setups), clock_);
+  engine_->Start();
+  ASSERT_TRUE(AwaitState(1, core::DestinationState::kFailed));
+  EXPECT_NE(engine_->Snapshot().destinations[1].last_error.find("password authentication failed"),
+            std::string::npos);
+  ASSERT_TRUE(DriveUntil([](const core::EngineStatus& st) {
+    return st.destinations[0].position == 20 &&
+           st.destinations[0].state == core::DestinationState::kInSync;
+  }));
+  EXPECT_EQ(d0_calls.load(), 3);  // run until it passed, then never again
+  EXPECT_EQ(engine_->Snapshot().destinations[0].retries_total, 2);
+  EXPECT_EQ(sinks_[1]->Position(), 0);  // the failed one was never written
 }
 
 TEST_F(EngineTest, AnIdleDestinationThatGoesAwayIsNoticed) {
@@ -206,6 +246,13 @@ TEST_F(EngineTest, ADestinationOfAnotherSourceFailsOnConnect) {
   EXPECT_NE(engine_->Snapshot().destinations[0].last_error.find("copy of another source"),
             std::string::npos);
   EXPECT_EQ(sinks_[0]->Position(), 2);  // untouched
+  // Failed for good: its loop has ended, so a wake-up does not bring it back to `connecting`.
+  source_.AddTransaction(1);
+  WakeWith(21);
+  ASSERT_TRUE(AwaitPosition(1, 21));
+  const core::EngineStatus s = engine_->Snapshot();
+  EXPECT_EQ(s.destinations[0].state, core::DestinationState::kFailed);
+  EXPECT_EQ(s.destinations[0].errors_by_kind.at("data_loss"), 1);
 }
 
 TEST_F(EngineTest, ANotificationStormCostsAHandfulOfPasses) {
@@ -261,6 +308,14 @@ TEST_F(EngineTest, AHoleIsHeldAndReported) {
   core::EngineStatus s = engine_->Snapshot();
   EXPECT_EQ(s.destinations[0].position, 2);
   EXPECT_EQ(s.destinations[0].hole_at, 3);
+  // Lag in seconds ages with the oldest event it lacks that the source shows (id 4).
+  EXPECT_EQ(s.destinations[0].lag_events, 2);
+  EXPECT_DOUBLE_EQ(s.destinations[0].lag_seconds,
+                   absl::ToDoubleSeconds(clock_.Now() - core::EventTime(12)));
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_DOUBLE_EQ(engine_->Snapshot().destinations[0].lag_seconds,
+                   absl::ToDoubleSeconds(clock_.Now() - core::EventTime(12)));
+  EXPECT_GT(engine_->Snapshot().destinations[0].lag_seconds, s.destinations[0].lag_seconds + 9);
   source_.AddRow(3, 13);
   WakeWith(3);
   ASSERT_TRUE(AwaitPosition(0, 4));

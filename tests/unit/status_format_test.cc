@@ -32,16 +32,35 @@ TEST(StatusFormatTest, ShowsEveryDestinationWithAProgressBarWhileCatchingUp) {
   const std::string out = FormatStatus(s);
   EXPECT_NE(out.find("slate-replicator 1.2.3  replicating  up 1h02m"), std::string::npos) << out;
   EXPECT_NE(out.find("u@src:5432/ev  listening  max id 1000"), std::string::npos) << out;
-  EXPECT_NE(out.find("backup       in_sync          1000        0           0.0      0         -"),
-            std::string::npos)
+  // The state column fits its longest entry ("waiting_at_hole 17") plus two spaces.
+  EXPECT_NE(
+      out.find("backup       in_sync             1000        0           0.0      0         -"),
+      std::string::npos)
       << out;
-  EXPECT_NE(out.find("replica      catching_up      250         750         12.5     50        "
+  EXPECT_NE(out.find("replica      catching_up         250         750         12.5     50        "
                      "Unavailable: reset"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("[########......................]  25.0%  ETA 15.0s"), std::string::npos)
       << out;
   EXPECT_NE(out.find("waiting_at_hole 17"), std::string::npos) << out;
+}
+
+TEST(StatusFormatTest, ALongStateNeverRunsIntoThePosition) {
+  v1::GetStatusResponse s;
+  auto* d = s.add_destinations();
+  d->set_name("replica");
+  d->set_state(v1::DestinationStatus::STATE_WAITING_AT_HOLE);
+  d->set_hole_at_id(561560);
+  d->set_position(561559);
+  auto* e = s.add_destinations();
+  e->set_name("backup");
+  e->set_state(v1::DestinationStatus::STATE_IN_SYNC);
+  e->set_position(7);
+  const std::string out = FormatStatus(s);
+  // Columns stay aligned: the state column is as wide as its longest entry, plus two spaces.
+  EXPECT_NE(out.find("replica      waiting_at_hole 561560  561559"), std::string::npos) << out;
+  EXPECT_NE(out.find("backup       in_sync                 7"), std::string::npos) << out;
 }
 
 TEST(StatusFormatTest, ValidationListsChecksParametersAndAVerdict) {
