@@ -20,6 +20,8 @@ std::string ServerState(v1::ServerStatus::State s) {
       return "stopping";
     case v1::ServerStatus::STATE_FAILED:
       return "failed";
+    case v1::ServerStatus::STATE_STANDBY:
+      return "standby";
     default:
       return "unknown";
   }
@@ -64,6 +66,15 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
   std::string out = absl::StrCat(
       "server  slate-replicator ", server.version(), "  ", ServerState(server.state()), "  up ",
       HumanDuration(static_cast<double>(server.uptime().seconds())), "  pid ", server.pid(), "\n");
+  if (server.role() == v1::ServerStatus::ROLE_STANDBY) {
+    absl::StrAppend(&out, "        standby: writes nothing; takes over when the active stops\n",
+                    "        active  ",
+                    server.active_instance().empty() ? "(unknown)" : server.active_instance(),
+                    "\n");
+  } else if (server.has_last_takeover_time()) {
+    absl::StrAppend(&out, "        active since ", Time(server.last_takeover_time()), "\n");
+  }
+  if (server.role() == v1::ServerStatus::ROLE_STANDBY) return out;
   absl::StrAppend(&out, "source  ", source.dsn(), "  ",
                   source.listening() ? "listening" : "connecting (not listening)", "  max id ",
                   source.max_id(), "  newest event ", Time(source.newest_event_time()), "\n");

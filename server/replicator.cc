@@ -43,11 +43,18 @@ std::string DestinationLabel(const config::DatabaseConfig& d) {
 // The destinations first (all at once), the source after them: the source only grows, so a
 // source read later than every destination's can never make a correct destination look ahead of
 // it, however fast events are appended meanwhile.
+int GroupKeyOf(const config::Config& config) {
+  std::vector<ConnParams> destinations;
+  for (const config::DatabaseConfig& d : config.destinations) destinations.push_back(d.params);
+  return pg::GroupKey(config.instance_group, config.source.params, destinations);
+}
+
 AllFacts GatherAll(const config::Config& config, absl::Duration lock_wait) {
+  const int group_key = GroupKeyOf(config);
   std::vector<std::future<core::DatabaseFacts>> pending;
   for (const config::DatabaseConfig& d : config.destinations) {
-    pending.push_back(std::async(std::launch::async, [&d, lock_wait] {
-      return pg::GatherFacts(d.params, DestinationLabel(d), true, lock_wait);
+    pending.push_back(std::async(std::launch::async, [&d, lock_wait, group_key] {
+      return pg::GatherFacts(d.params, DestinationLabel(d), true, lock_wait, group_key);
     }));
   }
   AllFacts facts;
@@ -123,7 +130,9 @@ std::vector<core::Check> ValidateDatabases(const config::Config& config, absl::D
 
 std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
                                           const std::string& application_name,
-                                          const std::vector<bool>& deferred_checks) {
+                                          const EngineBuild& build) {
+  const std::vector<bool>& deferred_checks = build.deferred_checks;
+  const int group_key = build.fence_former_actives ? GroupKeyOf(config) : 0;
   const core::EngineOptions& options = config.engine;
   ConnParams source = config.source.params;
   source.application_name = application_name;
@@ -149,6 +158,8 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
     const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
     pg::SinkOptions sink_options;
     sink_options.synchronous_commit = options.synchronous_commit;
+    sink_options.group_key = group_key;
+    sink_options.take_writer_lock = build.take_writer_locks;
     s.sink = pg::NewEventSink(dest, what, sink_options);
     sink_options.take_writer_lock = false;
     for (int helper = 1; helper < options.parallel_writes; ++helper) {
@@ -176,8 +187,16 @@ std::vector<std::string> ParameterLines(const config::Config& config) {
 }
 
 Replicator::Replicator(ReplicatorOptions options, std::vector<bool> deferred_checks)
-    : options_(std::move(options)),
-      engine_(BuildEngine(options_.config, options_.instance_name, deferred_checks)) {}
+    : options_(std::move(options)), deferred_checks_(std::move(deferred_checks)) {
+  ConnParams source = options_.config.source.params;
+  source.application_name = options_.instance_name;
+  pg::LeaderLockOptions lock;
+  lock.group_key = GroupKeyOf(options_.config);
+  election_ = std::make_unique<core::Election>(
+      core::ElectionOptions{}, pg::NewLeaderLock(source, "source (leader lock)", lock),
+      core::Clock::Real(),
+      core::ElectionCallbacks{[this] { BecomeActive(); }, [this] { BecomeStandby(); }});
+}
 
 Replicator::~Replicator() { steps_.RunAll(); }
 
@@ -185,6 +204,9 @@ absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Start(ReplicatorOptions 
   auto log = log::Get("main");
   // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
   // destination's writer lock.
+  // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
+  // destination's writer lock; one held by a live instance of this config is waited for as its
+  // standby.
   const AllFacts facts =
       GatherAll(options.config, absl::Milliseconds(options.config.connect_timeout_ms));
   const std::vector<core::Check> checks =
@@ -250,20 +272,68 @@ absl::Status Replicator::StartServices() {
     log::Info(*log, "metrics listening",
               {{"address", svc.metrics_listen}, {"port", exporter_->port()}, {"path", "/metrics"}});
   }
-  if (options_.stop->requested()) engine_->RequestStop();
-  engine_->Start();
-  steps_.Defer("engine: finishing or rolling back open batches, closing connections", [this] {
-    engine_->RequestStop();
-    engine_->Join();
-  });
+  election_thread_ = std::thread([this] { election_->Run(); });
+  steps_.Defer(
+      "election and engine: finishing or rolling back open batches, closing connections, "
+      "releasing the leader lock",
+      [this] {
+        election_->Stop();
+        election_thread_.join();
+      });
   if (rpc_server_) {
     rpc_server_->SetHealth(/*ready=*/false, /*live=*/true);
     // NOT_SERVING as soon as a stop begins, before the engine winds down.
     steps_.Defer("health: not serving", [this] { rpc_server_->SetServing(false); });
   }
-  log::Info(*log, "replicating",
-            {{"destinations", static_cast<int64_t>(options_.config.destinations.size())}});
   return absl::OkStatus();
+}
+
+void Replicator::BecomeActive() {
+  EngineBuild build;
+  build.deferred_checks = deferred_checks_;
+  build.fence_former_actives = true;
+  std::shared_ptr<core::Engine> engine =
+      BuildEngine(options_.config, options_.instance_name, build);
+  if (options_.stop->requested()) engine->RequestStop();
+  engine->Start();
+  {
+    absl::MutexLock lock(&mu_);
+    engine_ = engine;
+    ++role_version_;
+  }
+  log::Info(*log::Get("main"), "replicating",
+            {{"destinations", static_cast<int64_t>(options_.config.destinations.size())}});
+}
+
+void Replicator::BecomeStandby() {
+  std::shared_ptr<core::Engine> engine;
+  {
+    absl::MutexLock lock(&mu_);
+    engine = std::move(engine_);
+    engine_ = nullptr;
+    ++role_version_;
+  }
+  if (engine == nullptr) return;
+  engine->RequestStop();
+  engine->Join();
+  log::Info(*log::Get("main"), "engine stopped; every write has ended");
+}
+
+std::shared_ptr<core::Engine> Replicator::engine() const {
+  absl::MutexLock lock(&mu_);
+  return engine_;
+}
+
+core::EngineStatus Replicator::StandbyStatus() const {
+  core::EngineStatus s;
+  s.source.dsn = options_.config.source.params.Describe();
+  for (const config::DatabaseConfig& d : options_.config.destinations) {
+    core::DestinationStatus ds;
+    ds.name = d.name;
+    ds.dsn = d.params.Describe();
+    s.destinations.push_back(std::move(ds));
+  }
+  return s;
 }
 
 void Replicator::Wait() {
@@ -272,7 +342,8 @@ void Replicator::Wait() {
   // Until a stop (or every destination failed): judge readiness every second, for health.
   while (true) {
     const bool stop = options_.stop->WaitFor(absl::Seconds(1));
-    const bool failed = core::AllDestinationsFailed(engine_->Snapshot());
+    const std::shared_ptr<core::Engine> engine = this->engine();
+    const bool failed = engine != nullptr && core::AllDestinationsFailed(engine->Snapshot());
     const core::Readiness r = Readiness();
     if (r.ready != ready) {
       ready = r.ready;
@@ -306,7 +377,14 @@ bool Replicator::Shutdown() {
 }
 
 core::Readiness Replicator::Readiness() const {
-  return core::AssessReadiness(engine_->Snapshot(), absl::Now(), options_.config.heartbeat_timeout);
+  const core::EngineStatus s = Status();
+  if (s.standby) {
+    core::Readiness r;
+    r.reason = absl::StrCat(
+        "standby (active: ", s.active_instance.empty() ? "unknown" : s.active_instance, ")");
+    return r;
+  }
+  return core::AssessReadiness(s, absl::Now(), options_.config.heartbeat_timeout);
 }
 
 core::ServerInfo Replicator::Info() const {
@@ -317,10 +395,30 @@ core::ServerInfo Replicator::Info() const {
   return info;
 }
 
-core::EngineStatus Replicator::Status() const { return engine_->Snapshot(); }
+core::EngineStatus Replicator::Status() const {
+  const std::shared_ptr<core::Engine> engine = this->engine();
+  core::EngineStatus s = engine != nullptr ? engine->Snapshot() : StandbyStatus();
+  s.standby = engine == nullptr;
+  if (s.standby) {
+    s.stopping = options_.stop->requested();
+    s.active_instance = election_->holder();
+  }
+  s.last_takeover = election_->last_takeover();
+  return s;
+}
 
 void Replicator::AwaitChange(uint64_t* version, absl::Duration timeout) const {
-  engine_->board().AwaitChange(version, timeout);
+  const std::shared_ptr<core::Engine> engine = this->engine();
+  if (engine != nullptr) {
+    engine->board().AwaitChange(version, timeout);
+    return;
+  }
+  // A standby's status changes with its role (and its view of the active): wake on a role change.
+  absl::MutexLock lock(&mu_);
+  const uint64_t seen = role_version_;
+  auto changed = [this, seen]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return role_version_ != seen; };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
 }
 
 absl::StatusOr<core::ValidationReport> Replicator::Validate(const std::string& config_json) {

@@ -5,7 +5,11 @@
 //
 // Lifecycle (main.cc is flags -> options -> Start -> Wait -> Shutdown -> exit code):
 //   Start(options)  validates the databases, then starts the control API, the metrics endpoint
-//                   and the engine, each registering its stop where it starts;
+//                   and the election (server/core/election.h), each registering its stop where
+//                   it starts. The instance that takes the config's leader lock is active and
+//                   runs an engine; the others are standbys (live, not ready, writing nothing)
+//                   until the lock is free; an active that cannot confirm its lock stops its
+//                   engine at once (fencing);
 //   Wait()          returns when a stop was requested (signal, Stop RPC) or every destination
 //                   failed, keeping health (readiness) current meanwhile;
 //   Shutdown()      runs the registered stops in reverse order, each logged, bounded by a Stop
@@ -16,13 +20,17 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 #include "server/config/config.h"
 #include "server/core/control.h"
+#include "server/core/election.h"
 #include "server/core/engine.h"
 #include "server/core/validation.h"
 #include "server/lifecycle.h"
@@ -49,12 +57,21 @@ std::vector<core::Check> ValidateDatabases(const config::Config& config,
 // ValidateDatabases, every check logged, and a summary line; true when none failed.
 bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait);
 
+struct EngineBuild {
+  // Destinations marked here run their start-up checks when they (and the source) first answer.
+  std::vector<bool> deferred_checks;
+  // An elected active: its writer sessions carry the config's group lock, and a former active's
+  // lingering sessions on a destination are ended (server/postgres/adapters.h, SinkOptions).
+  bool fence_former_actives = false;
+  // False only in tests that force two writers at once (the destination's own rules must hold).
+  bool take_writer_locks = true;
+};
+
 // An engine (not started) replicating `config`'s source into its destinations; its connections
-// carry `application_name`. Destinations marked in `deferred_checks` run their start-up checks
-// when they (and the source) first answer. `config` must outlive the engine.
+// carry `application_name`. `config` must outlive the engine.
 std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
                                           const std::string& application_name = "slate-replicator",
-                                          const std::vector<bool>& deferred_checks = {});
+                                          const EngineBuild& build = {});
 
 // The run parameters of a config as "name: value" lines, for reports.
 std::vector<std::string> ParameterLines(const config::Config& config);
@@ -93,8 +110,9 @@ class Replicator : public core::Control {
   // Ordered shutdown; returns true when it followed a stop request (false: every destination
   // failed).
   bool Shutdown();
-  // Ready: replicating, every destination heartbeating (core::AssessReadiness).
+  // Ready: active, replicating, every destination heartbeating (core::AssessReadiness).
   core::Readiness Readiness() const;
+  core::Role role() const { return election_->role(); }
 
   // core::Control
   core::ServerInfo Info() const override;
@@ -106,13 +124,23 @@ class Replicator : public core::Control {
  private:
   Replicator(ReplicatorOptions options, std::vector<bool> deferred_checks);
   absl::Status StartServices();
+  void BecomeActive();   // the election's thread
+  void BecomeStandby();  // the election's thread: returns when the engine has stopped
+  std::shared_ptr<core::Engine> engine() const;
+  core::EngineStatus StandbyStatus() const;
 
   // Constant after Start().
   const ReplicatorOptions options_;
-  std::unique_ptr<core::Engine> engine_;
+  const std::vector<bool> deferred_checks_;
+  std::unique_ptr<core::Election> election_;
+  std::thread election_thread_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<metrics::Exporter> exporter_;
   ShutdownSteps steps_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<core::Engine> engine_ ABSL_GUARDED_BY(mu_);  // while active
+  uint64_t role_version_ ABSL_GUARDED_BY(mu_) = 0;             // bumped on every role change
 };
 
 }  // namespace slate

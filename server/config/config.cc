@@ -221,7 +221,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   CheckKeys(root, "",
             {"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations",
              "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout", "stallTimeout",
-             "parallelWrites", "synchronousCommit"},
+             "parallelWrites", "synchronousCommit", "instanceGroup"},
             errors);
 
   core::EngineOptions& engine = config.engine;
@@ -259,6 +259,13 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
                               absl::StrJoin(kModes, ", ")));
     } else {
       engine.synchronous_commit = *sc;
+    }
+  }
+  if (auto group = GetString(root, "instanceGroup", "", false, errors)) {
+    if (absl::StripAsciiWhitespace(*group).empty()) {
+      errors.Add("instanceGroup", "must not be empty; leave it out to derive it from the config");
+    } else {
+      config.instance_group = *group;
     }
   }
   config.notes = core::Sanitize(engine);
@@ -370,6 +377,9 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   out.emplace_back("stallTimeout", absl::FormatDuration(engine.stall_timeout));
   out.emplace_back("parallelWrites", absl::StrCat(engine.parallel_writes));
   out.emplace_back("synchronousCommit", engine.synchronous_commit);
+  out.emplace_back("instanceGroup", config.instance_group.empty()
+                                        ? std::string("(from the source and destinations)")
+                                        : config.instance_group);
   out.emplace_back("skipHolesAfter", engine.skip_holes_after == absl::ZeroDuration()
                                          ? std::string("never (holes are held)")
                                          : absl::FormatDuration(engine.skip_holes_after));

@@ -31,6 +31,10 @@ struct Config {
   // Readiness: every destination must show a heartbeat this recent. Default: 3 poll intervals,
   // at least 15 s.
   absl::Duration heartbeat_timeout = absl::Seconds(15);
+  // Instances with the same group elect one active (the leader lock). Empty: derived from the
+  // source's and destinations' addresses, so instances sharing one config file agree; set it
+  // when instances reach the same databases under different addresses.
+  std::string instance_group;
   // The replication settings (defaults in server/core/options.h), sanitized once by ParseConfig.
   core::EngineOptions engine;
   // Facts worth an info line at start-up (e.g. maxEventsPerWrite raised to its minimum).

@@ -134,4 +134,23 @@ class WakeupSource {
   virtual absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) = 0;
 };
 
+// The leader lock: instances with the same config elect one active among them through the
+// source database itself (a session advisory lock on a dedicated, unpooled session). The lock
+// lives as long as that session.
+class LeaderLock {
+ public:
+  virtual ~LeaderLock() = default;
+  virtual absl::Status Connect() = 0;
+  virtual void Close() = 0;      // ends the session, and with it the lock
+  virtual void Interrupt() = 0;  // thread-safe; see above
+  // Takes the lock if it is free; true when this session holds it.
+  virtual absl::StatusOr<bool> TryTake() = 0;
+  // A round trip on the lock's session, bounded in time: OK while the session (and so the lock)
+  // is alive; an error means the lock can no longer be confirmed.
+  virtual absl::Status Confirm() = 0;
+  // Who holds the lock ("application_name 'slate-replicator/12@host', backend pid 7, client
+  // 10.0.0.5"), empty when nobody does.
+  virtual absl::StatusOr<std::string> Holder() = 0;
+};
+
 }  // namespace slate::core

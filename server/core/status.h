@@ -91,6 +91,11 @@ Readiness AssessReadiness(const EngineStatus& status, absl::Time now,
 struct EngineStatus {
   absl::Time start_time;
   bool stopping = false;
+  // Filled by the process (server/replicator.h), not the engine: this instance's role among
+  // those of its config, who is active while it is a standby, and when it last took over.
+  bool standby = false;
+  std::string active_instance;
+  absl::Time last_takeover = absl::InfinitePast();
   SourceStatus source;
   std::vector<DestinationStatus> destinations;
 };

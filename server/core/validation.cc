@@ -169,9 +169,20 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
       checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kPass,
                  "its writer lock is held by this replicator");
     } else if (!dest.writer_lock_holder.empty()) {
-      checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kFail,
-                 absl::StrCat(who, " is being written by another slate-replicator (",
-                              dest.writer_lock_holder, "): stop that one first"));
+      if (dest.writer_lock_same_config) {
+        // Another instance of this config: a start waits as its standby.
+        checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kFail,
+                   absl::StrCat(who, " is being written by another instance of this config (",
+                                dest.writer_lock_holder,
+                                "): a start waits as its standby and takes over when it stops"),
+                   /*transient=*/true);
+      } else {
+        checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kFail,
+                   absl::StrCat(who, " is being written by another slate-replicator (",
+                                dest.writer_lock_holder,
+                                "), not one of this config: two configs would race. Stop that "
+                                "one first, or remove this destination from one of the configs"));
+      }
     } else {
       checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kPass,
                  "no other replicator holds its writer lock");

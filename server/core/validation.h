@@ -33,6 +33,9 @@ struct DatabaseFacts {
   std::optional<FirstEvent> first;
   std::string writer_lock_holder;  // non-empty: a session holds the destination's writer lock
   std::string writer_lock_application_name;  // that session's application_name
+  // That session is an instance of the same config (it holds the config's group lock): a start
+  // waits as a standby instead of refusing.
+  bool writer_lock_same_config = false;
 };
 
 enum class CheckResult { kPass, kWarn, kFail };

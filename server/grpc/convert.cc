@@ -67,9 +67,13 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
   server->mutable_uptime()->set_seconds(uptime_us / 1000000);
   server->mutable_uptime()->set_nanos(static_cast<int32_t>(uptime_us % 1000000) * 1000);
   const bool all_failed = core::AllDestinationsFailed(status);
-  server->set_state(status.stopping ? v1::ServerStatus::STATE_STOPPING
-                    : all_failed    ? v1::ServerStatus::STATE_FAILED
-                                    : v1::ServerStatus::STATE_REPLICATING);
+  server->set_state(status.stopping  ? v1::ServerStatus::STATE_STOPPING
+                    : status.standby ? v1::ServerStatus::STATE_STANDBY
+                    : all_failed     ? v1::ServerStatus::STATE_FAILED
+                                     : v1::ServerStatus::STATE_REPLICATING);
+  server->set_role(status.standby ? v1::ServerStatus::ROLE_STANDBY : v1::ServerStatus::ROLE_ACTIVE);
+  server->set_active_instance(status.active_instance);
+  SetIfKnown(status.last_takeover, server, &v1::ServerStatus::mutable_last_takeover_time);
 
   v1::SourceStatus* src = out->mutable_source();
   src->set_dsn(status.source.dsn);

@@ -61,8 +61,16 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
   f.Add("start_time_seconds", "Unix time the process started.", G, Seconds(s.start_time));
   const core::Readiness readiness = core::AssessReadiness(s, now, heartbeat_timeout);
   f.Add("ready",
-        "1 when every destination showed a heartbeat within heartbeatTimeout and no stop began.", G,
-        readiness.ready ? 1 : 0);
+        "1 when active, every destination showed a heartbeat within heartbeatTimeout and no stop "
+        "began.",
+        G, readiness.ready && !s.standby ? 1 : 0);
+  for (const char* role : {"active", "standby"}) {
+    f.Add("role", "1 for this instance's role among those of its config (one active), 0 else.", G,
+          (std::string(role) == "standby") == s.standby ? 1 : 0, {{"role", role}});
+  }
+  f.Add("last_takeover_timestamp_seconds",
+        "Unix time this instance last became active (took the leader lock); 0 when never.", G,
+        Seconds(s.last_takeover));
   f.Add("stopping", "1 once a stop has begun.", G, s.stopping ? 1 : 0);
 
   f.Add("source_max_id", "Highest event id known committed on the source.", G,

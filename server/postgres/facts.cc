@@ -11,7 +11,7 @@
 namespace slate::pg {
 
 core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& label,
-                                bool is_destination, absl::Duration lock_wait) {
+                                bool is_destination, absl::Duration lock_wait, int group_key) {
   core::DatabaseFacts facts;
   facts.label = label;
   facts.dsn = params.Describe();
@@ -89,8 +89,13 @@ core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& lab
         facts.writer_lock_holder =
             sql::DescribeHolder(holder[0][0].c_str(), holder[0][1].c_str(), holder[0][2].c_str());
         facts.writer_lock_application_name = holder[0][1].c_str();
+        facts.writer_lock_same_config =
+            group_key != 0 && tx.exec1(sql::HoldsAdvisoryLock(holder[0][0].as<int64_t>(),
+                                                              sql::kGroupLockKey1, group_key))[0]
+                                  .as<bool>();
       });
-      if (!held || absl::Now() >= deadline) break;
+      // A live instance of this config is not waited for: a start becomes its standby.
+      if (!held || facts.writer_lock_same_config || absl::Now() >= deadline) break;
       absl::SleepFor(absl::Milliseconds(200));  // polling the lock's holder under a deadline
     }
   }

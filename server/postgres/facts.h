@@ -17,8 +17,10 @@
 
 namespace slate::pg {
 
+// `group_key` (GroupKey of the config, adapters.h; 0: none) tells whether a destination's writer
+// lock holder is an instance of the same config.
 core::DatabaseFacts GatherFacts(const ConnParams& params, const std::string& label,
                                 bool is_destination,
-                                absl::Duration lock_wait = absl::ZeroDuration());
+                                absl::Duration lock_wait = absl::ZeroDuration(), int group_key = 0);
 
 }  // namespace slate::pg

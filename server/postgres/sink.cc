@@ -11,7 +11,9 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
+#include "server/common/log.h"
 #include "server/common/status_macros.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/binary_copy.h"
@@ -169,6 +171,10 @@ class PgEventSink : public core::EventSink {
           conn_.Exec(absl::StrCat("SET synchronous_commit = '", options_.synchronous_commit, "'"));
       if (!s.ok()) return s;
     }
+    if (options_.group_key != 0) {
+      RETURN_IF_ERROR(conn_.Exec(absl::StrCat("SELECT pg_advisory_lock_shared(",
+                                              sql::kGroupLockKey1, ", ", options_.group_key, ")")));
+    }
     if (!options_.take_writer_lock) return absl::OkStatus();
     auto got = conn_.Query(sql::kTryWriterLock);
     if (!got.ok()) return got.status();
@@ -177,11 +183,51 @@ class PgEventSink : public core::EventSink {
     std::string who = "another session";
     if (holder.ok() && !holder->empty()) {
       who = sql::DescribeHolder((*holder)[0][0], (*holder)[0][1], (*holder)[0][2]);
+      if (options_.group_key != 0) {
+        auto fenced = FenceSameGroup(std::stoll((*holder)[0][0]), who);
+        if (!fenced.ok()) return fenced.status();
+        if (*fenced) return absl::OkStatus();
+      }
     }
     return absl::FailedPreconditionError(absl::StrCat(
         what_, " is already being written by another slate-replicator (", who,
         "); two writers would race. Stop the other one, or remove this destination from one "
         "of the configs"));
+  }
+
+  // The writer lock is held by backend `pid`. If that session is one of this config's (it holds
+  // the group lock too), it is a former active's: this instance holds the leader lock, so that
+  // one may not write any more. Ends it, and every other session of this config on this
+  // destination (its parallel writers, whose open batches would hold ids in the index), then
+  // takes the writer lock; true when taken. The caller's own parallel writers connect after it.
+  absl::StatusOr<bool> FenceSameGroup(int64_t pid, const std::string& who) {
+    auto same = conn_.Query(sql::HoldsAdvisoryLock(pid, sql::kGroupLockKey1, options_.group_key));
+    if (!same.ok()) return same.status();
+    if (same->at(0).at(0) != "t") return false;  // another config's writer: wait for it
+    log::Warn(*log::Get("pg"),
+              "the writer lock is held by a former active of this config; ending its sessions",
+              {{"destination", what_}, {"holder", who}});
+    auto ended = conn_.Query(absl::StrCat(
+        "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND granted AND classid = ",
+        sql::kGroupLockKey1, " AND objid = ", options_.group_key,
+        " AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname "
+        "= current_database())"));
+    if (!ended.ok() || ended->at(0).at(0) != "t") {
+      log::Warn(
+          *log::Get("pg"), "could not end the former active's sessions; waiting for them",
+          {{"destination", what_},
+           {"error", ended.ok() ? std::string("not permitted") : log::StatusText(ended.status())}});
+      return false;
+    }
+    // The backend exits at once; its locks go with it.
+    for (int i = 0; i < 50; ++i) {
+      auto got = conn_.Query(sql::kTryWriterLock);
+      if (!got.ok()) return got.status();
+      if (got->at(0).at(0) == "t") return true;
+      absl::SleepFor(absl::Milliseconds(20));  // the terminated backend's exit, at most 1 s
+    }
+    return false;
   }
 
   absl::Status SendBegin(int64_t position, bool following) {

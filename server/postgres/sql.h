@@ -16,6 +16,28 @@ namespace slate::pg::sql {
 // kWriterLockKey2), per database. 0x736c6174 is "slat".
 inline constexpr int kWriterLockKey1 = 0x736c6174;
 inline constexpr int kWriterLockKey2 = 1;
+// The leader lock, in the source: (kLeaderLockKey1, the config's group key).
+inline constexpr int kLeaderLockKey1 = 0x736c6175;
+// Held shared by a destination's writer session beside the writer lock: (kGroupLockKey1, the
+// group key). It tells a new leader that a stale writer belongs to its own config.
+inline constexpr int kGroupLockKey1 = 0x736c6176;
+
+// Who holds advisory lock (key1, key2) in this database: pid, application_name, client address.
+inline std::string AdvisoryLockHolder(int key1, int key2) {
+  return absl::StrCat(
+      "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local') "
+      "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+      "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ",
+      key1, " AND l.objid = ", key2,
+      " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+}
+// Whether backend `pid` holds advisory lock (key1, key2) in this database.
+inline std::string HoldsAdvisoryLock(int64_t pid, int key1, int key2) {
+  return absl::StrCat(
+      "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ",
+      pid, " AND classid = ", key1, " AND objid = ", key2,
+      " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))");
+}
 
 // An event's ts as microseconds since the Unix epoch.
 inline constexpr absl::string_view kTsMicros = "(extract(epoch FROM ts) * 1000000)::bigint";
@@ -33,12 +55,7 @@ inline constexpr absl::string_view kMaxId = "SELECT coalesce(max(id), 0) FROM ev
 inline const std::string kTryWriterLock =
     absl::StrCat("SELECT pg_try_advisory_lock(", kWriterLockKey1, ", ", kWriterLockKey2, ")");
 // Who holds this database's writer lock: pid, application_name, client address.
-inline const std::string kWriterLockHolder = absl::StrCat(
-    "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local') "
-    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-    "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ",
-    kWriterLockKey1, " AND l.objid = ", kWriterLockKey2,
-    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())");
+inline const std::string kWriterLockHolder = AdvisoryLockHolder(kWriterLockKey1, kWriterLockKey2);
 // The holder's columns as one phrase for messages.
 inline std::string DescribeHolder(absl::string_view pid, absl::string_view application_name,
                                   absl::string_view client) {

@@ -47,8 +47,11 @@ check(re.search(r"HEALTHCHECK .*\n.*slatectl\", \"health", dockerfile) is not No
 # docker-compose.yml
 compose = yaml.safe_load(open(f"{root}/deploy/docker-compose.yml"))
 services = compose["services"]
-check({"source", "replica1", "replica2", "init", "replicator"} <= set(services),
-      "compose has source, replica1, replica2, init and replicator")
+check({"source", "replica1", "replica2", "init", "replicator", "standby"} <= set(services),
+      "compose has source, replica1, replica2, init, replicator and standby")
+check(services["standby"]["volumes"] == services["replicator"]["volumes"] and
+      services["standby"]["image"] == services["replicator"]["image"],
+      "compose: the standby runs the same image with the same config")
 rep, init = services["replicator"], services["init"]
 check(rep["image"] == init["image"], "compose: init and replicator run the same image")
 check(init["build"]["dockerfile"] == "deploy/Dockerfile", "compose builds deploy/Dockerfile")
@@ -73,8 +76,13 @@ for name in ["configmap", "secret", "deployment", "service"]:
     d = yaml.safe_load(open(f"{root}/deploy/k8s/{name}.yaml"))
     docs[d["kind"]] = d
 deployment = docs["Deployment"]
-check(deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate",
-      "k8s: one replica, Recreate")
+check(deployment["spec"]["replicas"] == 2, "k8s: two replicas (active and standby)")
+check(deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 0,
+      "k8s: a rolling update replaces one pod at a time")
+pdb = yaml.safe_load(open(f"{root}/deploy/k8s/pdb.yaml"))
+check(pdb["kind"] == "PodDisruptionBudget" and pdb["spec"]["maxUnavailable"] == 1 and
+      pdb["spec"]["selector"] == deployment["spec"]["selector"],
+      "k8s: a PodDisruptionBudget keeps one of the two pods")
 c = deployment["spec"]["template"]["spec"]["containers"][0]
 flags_ok(c["args"], "k8s args")
 check(c["args"][c["args"].index("-c") + 1] == config_path, "k8s passes the image's config path")

@@ -182,14 +182,16 @@ TEST_F(ReplicationTest, ASecondSignalExitsAtOnceWhenTheGracefulStopCannotFinish)
   ExpectWholeTransactions(Dest(0));
 }
 
-TEST_F(ReplicationTest, ASecondReplicatorIsRefused) {
+// A replicator of another config (another instance group) on the same destinations is refused;
+// one of the same config would wait as a standby (the fault suite shows that).
+TEST_F(ReplicationTest, AReplicatorOfAnotherConfigIsRefused) {
   Exec(Source(), "SELECT insert_events($$($1[1], $2, '{}')$$)");
   const std::string config = Config();
   auto first = ReplicatorProcess::Start(config);
   ASSERT_TRUE(first.ok());
   ASSERT_TRUE(AllCaughtUp());
   std::string out;
-  EXPECT_EQ(RunReplicator({"-c", config}, &out), 4) << out;
+  EXPECT_EQ(RunReplicator({"-c", Config("\"instanceGroup\": \"another\"")}, &out), 4) << out;
   EXPECT_NE(out.find("is being written by another slate-replicator"), std::string::npos) << out;
   EXPECT_NE(out.find("application_name 'slate-replicator/"), std::string::npos) << out;
   Exec(Source(), "SELECT insert_events($$($1[1], $2, '{}')$$)");

@@ -76,6 +76,25 @@ TEST(MetricsTest, RendersTheStatusWithPrometheusNamesAndTypes) {
            "slate_replicator_destination_state{destination=\"b\",state=\"waiting_at_hole\"} 1",
            "slate_replicator_destination_hole_id{destination=\"b\"} 1001",
            "# TYPE slate_replicator_destination_lag_seconds gauge",
+           "slate_replicator_role{role=\"active\"} 1",
+           "slate_replicator_role{role=\"standby\"} 0",
+           "slate_replicator_last_takeover_timestamp_seconds 0",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+}
+
+TEST(MetricsTest, AStandbyIsNotReadyAndSaysSo) {
+  const absl::Time now = absl::Now();
+  core::EngineStatus s = Healthy(now);
+  s.standby = true;
+  s.last_takeover = absl::FromUnixSeconds(1700000000);
+  const std::string text = metrics::RenderForTest({"1.2.3", "test", 7}, s, now, absl::Seconds(15));
+  for (const char* line : {
+           "slate_replicator_ready 0",
+           "slate_replicator_role{role=\"active\"} 0",
+           "slate_replicator_role{role=\"standby\"} 1",
+           "slate_replicator_last_takeover_timestamp_seconds 1700000000",
        }) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }

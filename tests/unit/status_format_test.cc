@@ -63,6 +63,22 @@ TEST(StatusFormatTest, ALongStateNeverRunsIntoThePosition) {
   EXPECT_NE(out.find("backup       in_sync                 7"), std::string::npos) << out;
 }
 
+TEST(StatusFormatTest, AStandbyShowsWhoIsActive) {
+  v1::GetStatusResponse s;
+  s.mutable_server()->set_version("1.2.3");
+  s.mutable_server()->set_state(v1::ServerStatus::STATE_STANDBY);
+  s.mutable_server()->set_role(v1::ServerStatus::ROLE_STANDBY);
+  s.mutable_server()->set_active_instance(
+      "backend pid 77, application_name 'slate-replicator/12@host-a', client 10.0.0.5");
+  s.add_destinations()->set_name("replica");
+  const std::string out = FormatStatus(s);
+  EXPECT_NE(out.find("slate-replicator 1.2.3  standby"), std::string::npos) << out;
+  EXPECT_NE(out.find("active  backend pid 77, application_name 'slate-replicator/12@host-a'"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("DESTINATION"), std::string::npos) << "a standby copies nothing" << out;
+}
+
 TEST(StatusFormatTest, ValidationListsChecksParametersAndAVerdict) {
   v1::ValidateResponse r;
   r.set_passed(false);
