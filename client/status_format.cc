@@ -66,15 +66,22 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
   std::string out = absl::StrCat(
       "server  slate-replicator ", server.version(), "  ", ServerState(server.state()), "  up ",
       HumanDuration(static_cast<double>(server.uptime().seconds())), "  pid ", server.pid(), "\n");
-  if (server.role() == v1::ServerStatus::ROLE_STANDBY) {
+  // A standby whose source answers waits for the active; one whose source does not answer shows
+  // the source and the destinations connecting.
+  const bool standby = server.role() == v1::ServerStatus::ROLE_STANDBY;
+  const bool source_down = standby && !source.last_error().empty();
+  if (standby && !source_down) {
     absl::StrAppend(&out, "        standby: writes nothing; takes over when the active stops\n",
                     "        active  ",
                     server.active_instance().empty() ? "(unknown)" : server.active_instance(),
                     "\n");
+    return out;
+  }
+  if (source_down) {
+    absl::StrAppend(&out, "        no instance can be active until the source answers\n");
   } else if (server.has_last_takeover_time()) {
     absl::StrAppend(&out, "        active since ", Time(server.last_takeover_time()), "\n");
   }
-  if (server.role() == v1::ServerStatus::ROLE_STANDBY) return out;
   absl::StrAppend(&out, "source  ", source.dsn(), "  ",
                   source.listening() ? "listening" : "connecting (not listening)", "  max id ",
                   source.max_id(), "  newest event ", Time(source.newest_event_time()), "\n");

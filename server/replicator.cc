@@ -402,6 +402,17 @@ core::EngineStatus Replicator::Status() const {
   if (s.standby) {
     s.stopping = options_.stop->requested();
     s.active_instance = election_->holder();
+    const std::string error = election_->last_error();
+    if (!error.empty()) {
+      // The source (where the leader lock is) does not answer: nothing can start yet.
+      s.source.last_error = error;
+      s.source.next_retry = election_->next_retry();
+      for (core::DestinationStatus& d : s.destinations) {
+        d.state = core::DestinationState::kConnecting;
+        d.last_error = absl::StrCat("waiting for the source: ", error);
+        d.next_retry = s.source.next_retry;
+      }
+    }
   }
   s.last_takeover = election_->last_takeover();
   return s;

@@ -41,11 +41,17 @@ std::string Election::last_error() const {
   return last_error_;
 }
 
+absl::Time Election::next_retry() const {
+  absl::MutexLock lock(&mu_);
+  return next_retry_;
+}
+
 void Election::Lost(const absl::Status& error, bool was_active) {
   auto log = log::Get("main");
   {
     absl::MutexLock lock(&mu_);
     last_error_ = log::StatusText(error);
+    next_retry_ = clock_.Now() + options_.retry;
   }
   if (was_active) {
     log::Error(*log, "cannot confirm the leader lock; fencing: every write stops now",
@@ -110,6 +116,7 @@ void Election::Run() {
     {
       absl::MutexLock lock(&mu_);
       holder_ = holder;
+      last_error_.clear();  // the source answers
     }
     if (holder != logged_holder) {
       logged_holder = holder;

@@ -52,8 +52,10 @@ class Election {
   std::string holder() const;
   // When this instance last became active (InfinitePast: never).
   absl::Time last_takeover() const;
-  // The last error of the lock's session (empty when none).
+  // The last error of the lock's session (empty when none, cleared when it answers again), and
+  // when the next attempt is due.
   std::string last_error() const;
+  absl::Time next_retry() const;
 
  private:
   bool SleepFor(absl::Duration d);  // false when stopping
@@ -69,6 +71,7 @@ class Election {
   Role role_ ABSL_GUARDED_BY(mu_) = Role::kStandby;
   std::string holder_ ABSL_GUARDED_BY(mu_);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_retry_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_takeover_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
