@@ -203,8 +203,6 @@ Replicator::~Replicator() { steps_.RunAll(); }
 absl::StatusOr<std::unique_ptr<Replicator>> Replicator::Start(ReplicatorOptions options) {
   auto log = log::Get("main");
   // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
-  // destination's writer lock.
-  // A real start waits (up to connectTimeout) for a crashed predecessor's session to release a
   // destination's writer lock; one held by a live instance of this config is waited for as its
   // standby.
   const AllFacts facts =

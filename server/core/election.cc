@@ -17,6 +17,8 @@ bool Election::SleepFor(absl::Duration d) {
 }
 
 void Election::Stop() {
+  // No Interrupt() of the lock's session here: an active keeps its lock until its engine has
+  // finished (Run releases it last), so no standby starts writing while batches still commit.
   absl::MutexLock lock(&mu_);
   stop_ = true;
 }
