@@ -158,60 +158,78 @@ TEST_F(FaultTest, StartsWhileTheSourceIsDownAndCopiesOnceItAnswers) {
   ExpectVerified(config, {shared().ConnInfo(d1)});
 }
 
+// A source and destination d1 on the shared cluster, a second destination d2 (made as `d2_type`)
+// on its own cluster, which is stopped; the replicator started on all three, d1 caught up.
+class SecondDestinationDownAtStart {
+ public:
+  SecondDestinationDownAtStart(pg::TableType d2_type, int transactions)
+      : cluster_(PgCluster::Start("dest2")) {
+    if (!cluster_.ok()) return;
+    PgCluster& shared = SharedCluster();
+    src = Made(shared, pg::TableType::kSource);
+    d1 = Made(shared, pg::TableType::kDestination);
+    d2 = Made(**cluster_, d2_type);
+    FillSource(shared.ConnInfo(src), transactions, 1, 5);
+    config = WriteFile(
+        shared.dir(), "config.json",
+        ConfigJson(shared.Params(src), {shared.Params(d1), (*cluster_)->Params(d2)}, kFast));
+    if (!(*cluster_)->Stop("fast").ok()) return;
+    auto r = ReplicatorProcess::Start(config);
+    if (r.ok()) replicator = std::move(*r);
+  }
+  bool ok() const { return cluster_.ok() && replicator != nullptr; }
+  PgCluster& second() { return **cluster_; }
+
+  std::string src, d1, d2, config;
+  std::unique_ptr<ReplicatorProcess> replicator;
+
+ private:
+  static std::string Made(PgCluster& c, pg::TableType type) {
+    const std::string name = UniqueName(type == pg::TableType::kSource ? "src" : "dst");
+    EXPECT_TRUE(c.CreateSlateDatabase(name, type).ok());
+    return name;
+  }
+  absl::StatusOr<std::unique_ptr<PgCluster>> cluster_;
+};
+
 TEST_F(FaultTest, ADestinationDownAtStartDoesNotHoldBackTheOthers) {
-  auto dc = PgCluster::Start("dest2");
-  ASSERT_TRUE(dc.ok());
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
-  const std::string d2 = NewDb(**dc, pg::TableType::kDestination);
-  FillSource(shared().ConnInfo(src), 300, 1, 20);
-  const std::string config =
-      WriteFile(shared().dir(), "config.json",
-                ConfigJson(shared().Params(src), {shared().Params(d1), (*dc)->Params(d2)}, kFast));
-  ASSERT_TRUE((*dc)->Stop("fast").ok());
-  auto r = ReplicatorProcess::Start(config);
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
-  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  SecondDestinationDownAtStart s(pg::TableType::kDestination, 300);
+  ASSERT_TRUE(s.ok());
+  ReplicatorProcess& r = *s.replicator;
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(s.src), {shared().ConnInfo(s.d1)})) << r.Log();
+  const std::string server = absl::StrCat("127.0.0.1:", r.WaitForControlPort());
   std::string out;
   ASSERT_TRUE(WaitUntil([&] {
     RunSlatectl({"status", "-o", "json", "--server", server}, &out);
     return out.find("STATE_CONNECTING") != std::string::npos &&
            out.find("Connection refused") != std::string::npos;
   })) << out;
-  EXPECT_NE((*r)->Log().find("a destination did not answer; the others start"), std::string::npos);
-  ASSERT_TRUE((*dc)->Restart().ok());
-  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1), (*dc)->ConnInfo(d2)}))
-      << (*r)->Log();
-  ExpectVerified(config, {shared().ConnInfo(d1), (*dc)->ConnInfo(d2)});
+  EXPECT_NE(r.Log().find("a destination did not answer; the others start"), std::string::npos);
+  ASSERT_TRUE(s.second().Restart().ok());
+  const std::vector<std::string> both = {shared().ConnInfo(s.d1), s.second().ConnInfo(s.d2)};
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(s.src), both)) << r.Log();
+  ExpectVerified(s.config, both);
 }
 
 TEST_F(FaultTest, ADestinationThatAnswersWrongAfterAnOutageFailsAlone) {
-  auto dc = PgCluster::Start("dest2");
-  ASSERT_TRUE(dc.ok());
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
-  const std::string d2 = NewDb(**dc, pg::TableType::kSource);  // not a destination
-  FillSource(shared().ConnInfo(src), 50, 1, 5);
-  const std::string config =
-      WriteFile(shared().dir(), "config.json",
-                ConfigJson(shared().Params(src), {shared().Params(d1), (*dc)->Params(d2)}, kFast));
-  ASSERT_TRUE((*dc)->Stop("fast").ok());
-  auto r = ReplicatorProcess::Start(config);
-  ASSERT_TRUE(r.ok());
-  ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
-  ASSERT_TRUE((*dc)->Restart().ok());
-  const std::string server = absl::StrCat("127.0.0.1:", (*r)->WaitForControlPort());
+  // The second destination is a source: not a destination at all.
+  SecondDestinationDownAtStart s(pg::TableType::kSource, 50);
+  ASSERT_TRUE(s.ok());
+  ReplicatorProcess& r = *s.replicator;
+  ASSERT_TRUE(s.second().Restart().ok());
+  const std::string server = absl::StrCat("127.0.0.1:", r.WaitForControlPort());
   std::string out;
   ASSERT_TRUE(WaitUntil([&] {
     RunSlatectl({"status", "-o", "json", "--server", server}, &out);
     return out.find("STATE_FAILED") != std::string::npos;
   })) << out
-      << (*r)->Log();
+      << r.Log();
   EXPECT_NE(out.find("start-up checks failed"), std::string::npos) << out;
   EXPECT_NE(out.find("it looks like a source"), std::string::npos) << out;
-  EXPECT_NE(kill((*r)->pid(), 0), -1) << "the other destination goes on";
-  EXPECT_EQ(Count((*dc)->ConnInfo(d2)), 0);
+  // The other destination goes on.
+  ASSERT_TRUE(CaughtUp(shared().ConnInfo(s.src), {shared().ConnInfo(s.d1)})) << r.Log();
+  EXPECT_NE(kill(r.pid(), 0), -1);
+  EXPECT_EQ(Count(s.second().ConnInfo(s.d2)), 0);
 }
 
 TEST_F(FaultTest, SourceRestartWhileWritersInsertMissesNothing) {
