@@ -5,7 +5,6 @@
 #include <future>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
@@ -78,11 +77,12 @@ absl::Status DeferredStartupCheck(const config::Config& config, size_t index) {
   const config::DatabaseConfig& d = config.destinations[index];
   const core::DatabaseFacts dest = pg::GatherFacts(d.params, DestinationLabel(d), true);
   const core::DatabaseFacts source = pg::GatherFacts(config.source.params, "source", false);
+  // The writer lock is the sink's to take when it connects (and to wait for, retrying).
+  core::ValidationOptions options = OptionsFor(config, "");
+  options.check_writer_lock = false;
   std::vector<std::string> definitive;
-  for (const core::Check& c : core::ValidateFacts(source, {dest}, OptionsFor(config, ""))) {
+  for (const core::Check& c : core::ValidateFacts(source, {dest}, options)) {
     if (c.result != core::CheckResult::kFail) continue;
-    // The writer lock is the sink's to take when it connects (and to wait for, retrying).
-    if (absl::EndsWith(c.name, ": single writer")) continue;
     if (c.transient) return absl::UnavailableError(c.message);
     definitive.push_back(absl::StrCat(c.name, ": ", c.message));
   }
@@ -322,13 +322,26 @@ std::shared_ptr<core::Engine> Replicator::engine() const {
   return engine_;
 }
 
-core::EngineStatus Replicator::StandbyStatus() const {
+core::EngineStatus Replicator::StandbyStatus(const core::ElectionState& election) const {
   core::EngineStatus s;
+  s.standby = true;
+  s.stopping = options_.stop->requested();
+  s.active_instance = election.holder;
   s.source.dsn = options_.config.source.params.Describe();
+  // While the source (where the leader lock is) does not answer, nothing can start: the source
+  // and every destination show connecting, with the error and the next attempt.
+  const std::string& error = election.last_error;
+  s.source.last_error = error;
+  if (!error.empty()) s.source.next_retry = election.next_retry;
   for (const config::DatabaseConfig& d : options_.config.destinations) {
     core::DestinationStatus ds;
     ds.name = d.name;
     ds.dsn = d.params.Describe();
+    if (!error.empty()) {
+      ds.state = core::DestinationState::kConnecting;
+      ds.last_error = absl::StrCat("waiting for the source: ", error);
+      ds.next_retry = election.next_retry;
+    }
     s.destinations.push_back(std::move(ds));
   }
   return s;
@@ -375,14 +388,7 @@ bool Replicator::Shutdown() {
 }
 
 core::Readiness Replicator::Readiness() const {
-  const core::EngineStatus s = Status();
-  if (s.standby) {
-    core::Readiness r;
-    r.reason = absl::StrCat(
-        "standby (active: ", s.active_instance.empty() ? "unknown" : s.active_instance, ")");
-    return r;
-  }
-  return core::AssessReadiness(s, absl::Now(), options_.config.heartbeat_timeout);
+  return core::AssessReadiness(Status(), absl::Now(), options_.config.heartbeat_timeout);
 }
 
 core::ServerInfo Replicator::Info() const {
@@ -394,25 +400,10 @@ core::ServerInfo Replicator::Info() const {
 }
 
 core::EngineStatus Replicator::Status() const {
+  const core::ElectionState election = election_->state();
   const std::shared_ptr<core::Engine> engine = this->engine();
-  core::EngineStatus s = engine != nullptr ? engine->Snapshot() : StandbyStatus();
-  s.standby = engine == nullptr;
-  if (s.standby) {
-    s.stopping = options_.stop->requested();
-    s.active_instance = election_->holder();
-    const std::string error = election_->last_error();
-    if (!error.empty()) {
-      // The source (where the leader lock is) does not answer: nothing can start yet.
-      s.source.last_error = error;
-      s.source.next_retry = election_->next_retry();
-      for (core::DestinationStatus& d : s.destinations) {
-        d.state = core::DestinationState::kConnecting;
-        d.last_error = absl::StrCat("waiting for the source: ", error);
-        d.next_retry = s.source.next_retry;
-      }
-    }
-  }
-  s.last_takeover = election_->last_takeover();
+  core::EngineStatus s = engine != nullptr ? engine->Snapshot() : StandbyStatus(election);
+  s.last_takeover = election.last_takeover;
   return s;
 }
 

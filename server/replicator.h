@@ -112,7 +112,6 @@ class Replicator : public core::Control {
   bool Shutdown();
   // Ready: active, replicating, every destination heartbeating (core::AssessReadiness).
   core::Readiness Readiness() const;
-  core::Role role() const { return election_->role(); }
 
   // core::Control
   core::ServerInfo Info() const override;
@@ -127,7 +126,7 @@ class Replicator : public core::Control {
   void BecomeActive();   // the election's thread
   void BecomeStandby();  // the election's thread: returns when the engine has stopped
   std::shared_ptr<core::Engine> engine() const;
-  core::EngineStatus StandbyStatus() const;
+  core::EngineStatus StandbyStatus(const core::ElectionState& election) const;
 
   // Constant after Start().
   const ReplicatorOptions options_;

@@ -46,7 +46,8 @@ void DestinationLoop::Run() {
       pass = Pass();
     }
     if (!pass.ok()) {
-      if (!HandleError(pass.status())) return;  // failed for good
+      HandleError(pass.status());
+      if (failed_) return;  // failed for good: stays `failed`
       continue;
     }
     if (pass->end == PassEnd::kStopped) break;
@@ -227,8 +228,9 @@ void DestinationLoop::StartCatchingUp(absl::Time since) {
   }
 }
 
-// Returns false when the destination has failed for good.
-bool DestinationLoop::HandleError(const absl::Status& status) {
+// Disconnects; a final error marks the destination failed for good (failed_), any other waits
+// out the backoff before the next attempt.
+void DestinationLoop::HandleError(const absl::Status& status) {
   Disconnect();
   catch_up_.Abandon();
   const absl::Time now = clock_.Now();
@@ -238,7 +240,7 @@ bool DestinationLoop::HandleError(const absl::Status& status) {
                {{"destination", report_.name()}, {"error", log::StatusText(status)}});
     report_.Error(status, position_, now, absl::InfinitePast());
     failed_ = true;
-    return false;
+    return;
   }
   const absl::Duration delay = backoff_.Next();
   log::Warn(report_.log(), "destination error; retrying",
@@ -248,7 +250,6 @@ bool DestinationLoop::HandleError(const absl::Status& status) {
              {"retry_in_seconds", absl::ToDoubleSeconds(delay)}});
   report_.Error(status, position_, now, now + delay, /*connecting=*/!ever_connected_);
   signals_.SleepUntil(now + delay);
-  return true;
 }
 
 void DestinationLoop::OnBatchStart(int64_t first_ts) {

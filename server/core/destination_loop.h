@@ -63,7 +63,7 @@ class DestinationLoop : private PassObserver {
   void Disconnect();
   absl::StatusOr<PassResult> Pass();
   bool AfterPass(const PassResult& pass, absl::Duration* wait);
-  bool HandleError(const absl::Status& status);
+  void HandleError(const absl::Status& status);
   void StartCatchingUp(absl::Time since);
 
   // PassObserver

@@ -4,8 +4,6 @@
 
 namespace slate::core {
 
-absl::string_view RoleName(Role role) { return role == Role::kActive ? "active" : "standby"; }
-
 Election::Election(ElectionOptions options, std::unique_ptr<LeaderLock> lock, const Clock& clock,
                    ElectionCallbacks callbacks)
     : options_(options), lock_(std::move(lock)), clock_(clock), callbacks_(std::move(callbacks)) {}
@@ -23,46 +21,33 @@ void Election::Stop() {
   stop_ = true;
 }
 
-Role Election::role() const {
+bool Election::stopping() const {
   absl::MutexLock lock(&mu_);
-  return role_;
+  return stop_;
 }
 
-std::string Election::holder() const {
+ElectionState Election::state() const {
   absl::MutexLock lock(&mu_);
-  return holder_;
+  return state_;
 }
 
-absl::Time Election::last_takeover() const {
+void Election::SetRole(Role role) {
   absl::MutexLock lock(&mu_);
-  return last_takeover_;
-}
-
-std::string Election::last_error() const {
-  absl::MutexLock lock(&mu_);
-  return last_error_;
-}
-
-absl::Time Election::next_retry() const {
-  absl::MutexLock lock(&mu_);
-  return next_retry_;
+  state_.role = role;
 }
 
 void Election::Lost(const absl::Status& error, bool was_active) {
   auto log = log::Get("main");
   {
     absl::MutexLock lock(&mu_);
-    last_error_ = log::StatusText(error);
-    next_retry_ = clock_.Now() + options_.retry;
+    state_.last_error = log::StatusText(error);
+    state_.next_retry = clock_.Now() + options_.retry;
   }
   if (was_active) {
     log::Error(*log, "cannot confirm the leader lock; fencing: every write stops now",
                {{"error", log::StatusText(error)}});
     callbacks_.on_standby();
-    {
-      absl::MutexLock lock(&mu_);
-      role_ = Role::kStandby;
-    }
+    SetRole(Role::kStandby);
     log::Warn(*log, "standby: writes stopped; trying the leader lock again");
   }
   lock_->Close();
@@ -70,17 +55,14 @@ void Election::Lost(const absl::Status& error, bool was_active) {
 
 void Election::Run() {
   auto log = log::Get("main");
-  bool connected = false;
+  // This thread alone changes the role; `active` is its own copy of it.
+  bool active = false;
+  bool connected = false;  // always true while active
   std::string logged_holder;
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (stop_) break;
-    }
-    const bool active = role() == Role::kActive;
+  while (!stopping()) {
     if (!connected) {
       if (absl::Status s = lock_->Connect(); !s.ok()) {
-        Lost(s, active);
+        Lost(s, /*was_active=*/false);
         if (!SleepFor(options_.retry)) break;
         continue;
       }
@@ -90,6 +72,7 @@ void Election::Run() {
       if (!SleepFor(options_.confirm_every)) break;
       if (absl::Status s = lock_->Confirm(); !s.ok()) {
         Lost(s, /*was_active=*/true);
+        active = false;
         connected = false;
       }
       continue;
@@ -102,12 +85,13 @@ void Election::Run() {
       continue;
     }
     if (*took) {
+      active = true;
       {
         absl::MutexLock lock(&mu_);
-        role_ = Role::kActive;
-        holder_.clear();
-        last_error_.clear();
-        last_takeover_ = clock_.Now();
+        state_.role = Role::kActive;
+        state_.holder.clear();
+        state_.last_error.clear();
+        state_.last_takeover = clock_.Now();
       }
       log::Info(*log, "active: took the leader lock");
       callbacks_.on_active();
@@ -117,8 +101,8 @@ void Election::Run() {
     const std::string holder = who.ok() ? *who : "";
     {
       absl::MutexLock lock(&mu_);
-      holder_ = holder;
-      last_error_.clear();  // the source answers
+      state_.holder = holder;
+      state_.last_error.clear();  // the source answers
     }
     if (holder != logged_holder) {
       logged_holder = holder;
@@ -127,10 +111,9 @@ void Election::Run() {
     }
     if (!SleepFor(options_.retry)) break;
   }
-  if (role() == Role::kActive) {
+  if (active) {
     callbacks_.on_standby();
-    absl::MutexLock lock(&mu_);
-    role_ = Role::kStandby;
+    SetRole(Role::kStandby);
   }
   lock_->Close();  // releases the lock: a standby takes over at once
 }

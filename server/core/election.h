@@ -9,8 +9,8 @@
 // server releases the lock of a vanished active only later (its session's idle timeout).
 //
 // Threads: Run() on the election's own thread until Stop() (from any thread). The callbacks run
-// on that thread; on_standby must return only when nothing writes any more. role(), holder() and
-// last_takeover() are thread-safe.
+// on that thread; on_standby must return only when nothing writes any more. state() is
+// thread-safe.
 
 #include <functional>
 #include <memory>
@@ -26,7 +26,15 @@
 namespace slate::core {
 
 enum class Role { kStandby, kActive };
-absl::string_view RoleName(Role role);
+
+// What the election knows, copied under one lock.
+struct ElectionState {
+  Role role = Role::kStandby;
+  std::string holder;      // while a standby: who is active (empty when unknown or nobody)
+  std::string last_error;  // of the lock's session; cleared when it answers again
+  absl::Time next_retry = absl::InfinitePast();     // when the next attempt is due after an error
+  absl::Time last_takeover = absl::InfinitePast();  // when this instance last became active
+};
 
 struct ElectionOptions {
   absl::Duration retry = absl::Milliseconds(500);           // a standby's tries of the lock
@@ -47,19 +55,13 @@ class Election {
   void Run();
   void Stop();
 
-  Role role() const;
-  // While a standby: who is active (empty when unknown or nobody).
-  std::string holder() const;
-  // When this instance last became active (InfinitePast: never).
-  absl::Time last_takeover() const;
-  // The last error of the lock's session (empty when none, cleared when it answers again), and
-  // when the next attempt is due.
-  std::string last_error() const;
-  absl::Time next_retry() const;
+  ElectionState state() const;
 
  private:
   bool SleepFor(absl::Duration d);  // false when stopping
+  bool stopping() const;
   void Lost(const absl::Status& error, bool was_active);
+  void SetRole(Role role);
 
   const ElectionOptions options_;
   std::unique_ptr<LeaderLock> lock_;
@@ -68,11 +70,7 @@ class Election {
 
   mutable absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  Role role_ ABSL_GUARDED_BY(mu_) = Role::kStandby;
-  std::string holder_ ABSL_GUARDED_BY(mu_);
-  std::string last_error_ ABSL_GUARDED_BY(mu_);
-  absl::Time next_retry_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  absl::Time last_takeover_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  ElectionState state_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slate::core

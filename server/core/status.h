@@ -76,8 +76,9 @@ struct SourceStatus {
   absl::Time next_retry = absl::InfinitePast();  // while not listening: the next attempt
 };
 
-// Readiness: the replicator is doing its job, not merely running. Ready when no stop has begun
-// and every destination has a heartbeat younger than `heartbeat_timeout` (so it has not failed,
+// Readiness: the replicator is doing its job, not merely running. Ready when it is active (not a
+// standby), no stop has begun and every destination has a heartbeat younger than
+// `heartbeat_timeout` (so it has not failed,
 // and is not stuck retrying or in a call that does not return). `reason` says why not.
 struct Readiness {
   bool ready = false;

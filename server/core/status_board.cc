@@ -38,6 +38,12 @@ Readiness AssessReadiness(const EngineStatus& status, absl::Time now,
     r.reason = "stopping";
     return r;
   }
+  if (status.standby) {
+    r.reason = absl::StrCat(
+        "standby (active: ", status.active_instance.empty() ? "unknown" : status.active_instance,
+        ")");
+    return r;
+  }
   for (const DestinationStatus& d : status.destinations) {
     if (d.state == DestinationState::kFailed) {
       r.reason = absl::StrCat("destination ", d.name, " failed: ", d.last_error);

@@ -164,8 +164,10 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
                  "no source objects");
     }
 
-    if (!dest.writer_lock_holder.empty() && !options.own_application_name.empty() &&
-        dest.writer_lock_application_name == options.own_application_name) {
+    if (!options.check_writer_lock) {
+      // Not judged here: the caller takes the lock itself.
+    } else if (!dest.writer_lock_holder.empty() && !options.own_application_name.empty() &&
+               dest.writer_lock_application_name == options.own_application_name) {
       checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kPass,
                  "its writer lock is held by this replicator");
     } else if (!dest.writer_lock_holder.empty()) {

@@ -55,6 +55,9 @@ struct ValidationOptions {
   // Locks held under this application_name are this replicator's own (validating a running
   // config): they pass.
   std::string own_application_name;
+  // False: no "single writer" check (a destination loop's own start-up checks: its sink takes the
+  // writer lock when it connects, and waits for it).
+  bool check_writer_lock = true;
 };
 
 std::vector<Check> ValidateFacts(const DatabaseFacts& source,

@@ -63,7 +63,7 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
   f.Add("ready",
         "1 when active, every destination showed a heartbeat within heartbeatTimeout and no stop "
         "began.",
-        G, readiness.ready && !s.standby ? 1 : 0);
+        G, readiness.ready ? 1 : 0);
   for (const char* role : {"active", "standby"}) {
     f.Add("role", "1 for this instance's role among those of its config (one active), 0 else.", G,
           (std::string(role) == "standby") == s.standby ? 1 : 0, {{"role", role}});

@@ -89,18 +89,18 @@ TEST(ElectionTest, OneOfThreeIsActiveAndTheOthersKnowWho) {
   ASSERT_TRUE(Eventually(
       [&] {
         int knowing = 0;
-        for (Instance* i : {&a, &b, &c}) knowing += i->election.holder().empty() ? 0 : 1;
+        for (Instance* i : {&a, &b, &c}) knowing += i->election.state().holder.empty() ? 0 : 1;
         return a.actives + b.actives + c.actives == 1 && knowing == 2;
       },
       &clock));
   int active_count = 0;
   for (Instance* i : {&a, &b, &c}) {
-    if (i->election.role() == Role::kActive) {
+    if (i->election.state().role == Role::kActive) {
       ++active_count;
-      EXPECT_NE(i->election.last_takeover(), absl::InfinitePast());
+      EXPECT_NE(i->election.state().last_takeover, absl::InfinitePast());
     } else {
       absl::MutexLock lock(&server.mu);
-      EXPECT_EQ(i->election.holder(), "instance " + std::to_string(server.holder));
+      EXPECT_EQ(i->election.state().holder, "instance " + std::to_string(server.holder));
     }
   }
   EXPECT_EQ(active_count, 1);
@@ -112,11 +112,11 @@ TEST(ElectionTest, AStandbyTakesOverWhenTheActiveReleases) {
   auto a = std::make_unique<Instance>(server, 1, clock);
   ASSERT_TRUE(Eventually([&] { return a->actives == 1; }, &clock));
   Instance b(server, 2, clock);
-  ASSERT_TRUE(Eventually([&] { return !b.election.holder().empty(); }, &clock));
-  EXPECT_EQ(b.election.role(), Role::kStandby);
+  ASSERT_TRUE(Eventually([&] { return !b.election.state().holder.empty(); }, &clock));
+  EXPECT_EQ(b.election.state().role, Role::kStandby);
   a.reset();  // stops: on_standby runs, then the lock is released
   ASSERT_TRUE(Eventually([&] { return b.actives == 1; }, &clock));
-  EXPECT_EQ(b.election.role(), Role::kActive);
+  EXPECT_EQ(b.election.state().role, Role::kActive);
 }
 
 TEST(ElectionTest, AnActiveThatCannotConfirmFencesItselfAndComesBackAsAStandby) {
@@ -135,9 +135,10 @@ TEST(ElectionTest, AnActiveThatCannotConfirmFencesItselfAndComesBackAsAStandby) 
         return a.standbys == 1 && server.holder == 0;
       },
       &clock));
-  EXPECT_EQ(a.election.role(), Role::kStandby);
+  EXPECT_EQ(a.election.state().role, Role::kStandby);
   // The error that fenced it, or that of a reconnect since (the source is still down).
-  EXPECT_NE(a.election.last_error().find("fake: "), std::string::npos) << a.election.last_error();
+  EXPECT_NE(a.election.state().last_error.find("fake: "), std::string::npos)
+      << a.election.state().last_error;
   {
     absl::MutexLock lock(&server.mu);
     server.down = false;
@@ -156,8 +157,8 @@ TEST(ElectionTest, LosingTheLockToAnotherFencesAtTheNextConfirmation) {
     server.holder = 9;  // the server ended its session and another instance took the lock
   }
   ASSERT_TRUE(Eventually([&] { return a.standbys == 1; }, &clock));
-  EXPECT_EQ(a.election.role(), Role::kStandby);
-  ASSERT_TRUE(Eventually([&] { return a.election.holder() == "instance 9"; }, &clock));
+  EXPECT_EQ(a.election.state().role, Role::kStandby);
+  ASSERT_TRUE(Eventually([&] { return a.election.state().holder == "instance 9"; }, &clock));
   EXPECT_EQ(a.actives, 1);
 }
 

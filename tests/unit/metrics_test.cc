@@ -88,6 +88,12 @@ TEST(MetricsTest, AStandbyIsNotReadyAndSaysSo) {
   const absl::Time now = absl::Now();
   core::EngineStatus s = Healthy(now);
   s.standby = true;
+  s.active_instance = "backend pid 7, application_name 'slate-replicator/12@a', client 10.0.0.5";
+  const core::Readiness r = core::AssessReadiness(s, now, absl::Seconds(15));
+  EXPECT_FALSE(r.ready);
+  EXPECT_EQ(r.reason,
+            "standby (active: backend pid 7, application_name 'slate-replicator/12@a', client "
+            "10.0.0.5)");
   s.last_takeover = absl::FromUnixSeconds(1700000000);
   const std::string text = metrics::RenderForTest({"1.2.3", "test", 7}, s, now, absl::Seconds(15));
   for (const char* line : {

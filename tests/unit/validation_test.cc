@@ -137,6 +137,15 @@ TEST(ValidationTest, ALockHeldByThisReplicatorPasses) {
   options.own_application_name = "slate-replicator/2@h";
   checks = ValidateFacts(Good("source", true, 10), {dst}, options);
   EXPECT_EQ(Find(checks, "d1: single writer")->result, CheckResult::kFail);
+  EXPECT_FALSE(Find(checks, "d1: single writer")->transient);  // another config's writer
+  dst.writer_lock_same_config = true;  // an instance of this config: a start waits as standby
+  checks = ValidateFacts(Good("source", true, 10), {dst}, options);
+  EXPECT_TRUE(Find(checks, "d1: single writer")->transient);
+  // A destination loop's own checks leave the lock to its sink.
+  options.check_writer_lock = false;
+  checks = ValidateFacts(Good("source", true, 10), {dst}, options);
+  EXPECT_EQ(Find(checks, "d1: single writer"), nullptr);
+  EXPECT_TRUE(AllPassed(checks));
 }
 
 }  // namespace
