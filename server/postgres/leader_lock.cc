@@ -31,10 +31,8 @@ class PgLeaderLock : public core::LeaderLock {
 
   absl::Status Connect() override {
     RETURN_IF_ERROR(conn_.Open(params_, what_, /*bound_calls=*/true));
-    absl::Status s = conn_.Exec(absl::StrCat(
-        "SET idle_session_timeout = ", absl::ToInt64Milliseconds(options_.idle_timeout),
-        "; SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; "
-        "SET tcp_keepalives_count = 3"));
+    absl::Status s =
+        conn_.Exec(sql::LeaderSessionSettings(absl::ToInt64Milliseconds(options_.idle_timeout)));
     if (!s.ok()) conn_.Close();
     return s;
   }
@@ -42,8 +40,7 @@ class PgLeaderLock : public core::LeaderLock {
   void Interrupt() override { conn_.Interrupt(); }
 
   absl::StatusOr<bool> TryTake() override {
-    auto rows = conn_.Query(absl::StrCat("SELECT pg_try_advisory_lock(", sql::kLeaderLockKey1, ", ",
-                                         options_.group_key, ")"));
+    auto rows = conn_.Query(sql::TryLock(sql::kLeaderLockKey1, options_.group_key));
     if (!rows.ok()) return rows.status();
     return rows->at(0).at(0) == "t";
   }

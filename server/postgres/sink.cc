@@ -11,7 +11,6 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 
 #include "server/common/log.h"
 #include "server/common/status_macros.h"
@@ -172,8 +171,7 @@ class PgEventSink : public core::EventSink {
       if (!s.ok()) return s;
     }
     if (options_.group_key != 0) {
-      RETURN_IF_ERROR(conn_.Exec(absl::StrCat("SELECT pg_advisory_lock_shared(",
-                                              sql::kGroupLockKey1, ", ", options_.group_key, ")")));
+      RETURN_IF_ERROR(conn_.Exec(sql::LockShared(sql::kGroupLockKey1, options_.group_key)));
     }
     if (!options_.take_writer_lock) return absl::OkStatus();
     auto got = conn_.Query(sql::kTryWriterLock);
@@ -207,12 +205,7 @@ class PgEventSink : public core::EventSink {
     log::Warn(*log::Get("pg"),
               "the writer lock is held by a former active of this config; ending its sessions",
               {{"destination", what_}, {"holder", who}});
-    auto ended = conn_.Query(absl::StrCat(
-        "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-        "AND granted AND classid = ",
-        sql::kGroupLockKey1, " AND objid = ", options_.group_key,
-        " AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname "
-        "= current_database())"));
+    auto ended = conn_.Query(sql::TerminateOtherHolders(sql::kGroupLockKey1, options_.group_key));
     if (!ended.ok() || ended->at(0).at(0) != "t") {
       log::Warn(
           *log::Get("pg"), "could not end the former active's sessions; waiting for them",
@@ -220,14 +213,14 @@ class PgEventSink : public core::EventSink {
            {"error", ended.ok() ? std::string("not permitted") : log::StatusText(ended.status())}});
       return false;
     }
-    // The backend exits at once; its locks go with it.
-    for (int i = 0; i < 50; ++i) {
-      auto got = conn_.Query(sql::kTryWriterLock);
-      if (!got.ok()) return got.status();
-      if (got->at(0).at(0) == "t") return true;
-      absl::SleepFor(absl::Milliseconds(20));  // the terminated backend's exit, at most 1 s
-    }
-    return false;
+    // The ended backends exit at once and their locks go with them: wait for the writer lock,
+    // bounded by the server (lock_timeout), not by polling.
+    RETURN_IF_ERROR(conn_.Exec("SET lock_timeout = '1s'"));
+    const absl::Status got = conn_.Exec(sql::Lock(sql::kWriterLockKey1, sql::kWriterLockKey2));
+    RETURN_IF_ERROR(conn_.Exec("RESET lock_timeout"));
+    if (got.code() == absl::StatusCode::kFailedPrecondition) return false;  // still held
+    RETURN_IF_ERROR(got);
+    return true;
   }
 
   absl::Status SendBegin(int64_t position, bool following) {

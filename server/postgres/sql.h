@@ -52,8 +52,33 @@ inline const std::string kLastEvent =
     absl::StrCat("SELECT id, ", kTsMicros, " FROM events ORDER BY id DESC LIMIT 1");
 inline constexpr absl::string_view kMaxId = "SELECT coalesce(max(id), 0) FROM events";
 
-inline const std::string kTryWriterLock =
-    absl::StrCat("SELECT pg_try_advisory_lock(", kWriterLockKey1, ", ", kWriterLockKey2, ")");
+// Session advisory locks on (key1, key2).
+inline std::string TryLock(int key1, int key2) {
+  return absl::StrCat("SELECT pg_try_advisory_lock(", key1, ", ", key2, ")");
+}
+inline std::string Lock(int key1, int key2) {  // waits (bounded by the session's lock_timeout)
+  return absl::StrCat("SELECT pg_advisory_lock(", key1, ", ", key2, ")");
+}
+inline std::string LockShared(int key1, int key2) {
+  return absl::StrCat("SELECT pg_advisory_lock_shared(", key1, ", ", key2, ")");
+}
+// Ends every other session holding (key1, key2) in this database; true when all could be ended.
+inline std::string TerminateOtherHolders(int key1, int key2) {
+  return absl::StrCat(
+      "SELECT coalesce(bool_and(pg_terminate_backend(pid)), true) FROM pg_locks "
+      "WHERE locktype = 'advisory' AND granted AND classid = ",
+      key1, " AND objid = ", key2,
+      " AND pid <> pg_backend_pid() AND database = (SELECT oid FROM pg_database WHERE datname = "
+      "current_database())");
+}
+inline const std::string kTryWriterLock = TryLock(kWriterLockKey1, kWriterLockKey2);
+// The leader lock's session: it ends itself after `idle_timeout_ms` without a call, and the
+// server probes a silent peer quickly (server-side TCP keepalives).
+inline std::string LeaderSessionSettings(int64_t idle_timeout_ms) {
+  return absl::StrCat("SET idle_session_timeout = ", idle_timeout_ms,
+                      "; SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1; "
+                      "SET tcp_keepalives_count = 3");
+}
 // Who holds this database's writer lock: pid, application_name, client address.
 inline const std::string kWriterLockHolder = AdvisoryLockHolder(kWriterLockKey1, kWriterLockKey2);
 // The holder's columns as one phrase for messages.
