@@ -191,6 +191,12 @@ std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& pa
   return db;
 }
 
+// The Node tool's config is a module: `module.exports = {...}` (possibly with comments first).
+bool LooksLikeJavaScript(const std::string& path, const std::string& text) {
+  return absl::EndsWith(path, ".js") || absl::StrContains(text, "module.exports") ||
+         absl::StrContains(text, "exports.");
+}
+
 std::string DefaultName(const ConnParams& p) {
   return absl::StrCat(p.host, ":", p.port, "/", p.database);
 }
@@ -318,14 +324,6 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   if (!errors.empty()) return absl::InvalidArgumentError(errors.Join());
   return config;
 }
-
-namespace {
-// The Node tool's config is a module: `module.exports = {...}` (possibly with comments first).
-bool LooksLikeJavaScript(const std::string& path, const std::string& text) {
-  return absl::EndsWith(path, ".js") || absl::StrContains(text, "module.exports") ||
-         absl::StrContains(text, "exports.");
-}
-}  // namespace
 
 absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -53,6 +53,20 @@ class FaultTest : public ::testing::Test {
     EXPECT_TRUE(c.CreateSlateDatabase(name, type).ok());
     return name;
   }
+  // A source and two destinations on the shared cluster, and a config for them (kFast).
+  struct SourceAndTwo {
+    std::string src, d1, d2, config;
+  };
+  SourceAndTwo NewSourceAndTwoDestinations() {
+    SourceAndTwo t;
+    t.src = NewDb(shared(), pg::TableType::kSource);
+    t.d1 = NewDb(shared(), pg::TableType::kDestination);
+    t.d2 = NewDb(shared(), pg::TableType::kDestination);
+    t.config = WriteFile(
+        shared().dir(), "config.json",
+        ConfigJson(shared().Params(t.src), {shared().Params(t.d1), shared().Params(t.d2)}, kFast));
+    return t;
+  }
   bool CaughtUp(const std::string& source, const std::vector<std::string>& dests,
                 absl::Duration timeout = absl::Seconds(120)) {
     return WaitUntil(
@@ -72,14 +86,10 @@ class FaultTest : public ::testing::Test {
 };
 
 TEST_F(FaultTest, KillNineAtRandomMomentsDuringA200kCatchUp) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
-  const std::string d2 = NewDb(shared(), pg::TableType::kDestination);
+  const SourceAndTwo dbs = NewSourceAndTwoDestinations();
+  const std::string &src = dbs.src, &d1 = dbs.d1, &d2 = dbs.d2, &config = dbs.config;
   FillSource(shared().ConnInfo(src), 5000, 20, 60);  // about 200k events
   ASSERT_GE(Count(shared().ConnInfo(src)), 200000);
-  const std::string config = WriteFile(
-      shared().dir(), "config.json",
-      ConfigJson(shared().Params(src), {shared().Params(d1), shared().Params(d2)}, kFast));
   const unsigned seed = std::random_device()();
   std::mt19937 random(seed);
   std::cout << "kill -9 schedule seed: " << seed << "\n";
@@ -304,13 +314,9 @@ void PrintTimes(const std::string& what, const std::vector<double>& ms) {
 }
 
 TEST_F(FaultTest, ThreeInstancesStartedTogetherElectExactlyOneActive) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
-  const std::string d2 = NewDb(shared(), pg::TableType::kDestination);
+  const SourceAndTwo dbs = NewSourceAndTwoDestinations();
+  const std::string &src = dbs.src, &d1 = dbs.d1, &d2 = dbs.d2, &config = dbs.config;
   FillSource(shared().ConnInfo(src), 50, 1, 5);
-  const std::string config = WriteFile(
-      shared().dir(), "config.json",
-      ConfigJson(shared().Params(src), {shared().Params(d1), shared().Params(d2)}, kFast));
   const int rounds = EnvInt("SLATE_STANDBY_ROUNDS", 50);
   for (int round = 0; round < rounds; ++round) {
     std::vector<std::unique_ptr<ReplicatorProcess>> rs;
@@ -466,13 +472,9 @@ TEST_F(FaultTest, TwoWritersAtOnceStillLeaveOneFaithfulCopy) {
 // during the check cannot make a correct destination look wrong: under writers, 50 Validate RPCs
 // and 50 dry runs pass, and 20 restarts all start.
 TEST_F(FaultTest, ChecksUnderConcurrentWritesRaiseNoFalseAlarm) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
-  const std::string d2 = NewDb(shared(), pg::TableType::kDestination);
+  const SourceAndTwo dbs = NewSourceAndTwoDestinations();
+  const std::string &src = dbs.src, &d1 = dbs.d1, &d2 = dbs.d2, &config = dbs.config;
   FillSource(shared().ConnInfo(src), 200, 1, 10);
-  const std::string config = WriteFile(
-      shared().dir(), "config.json",
-      ConfigJson(shared().Params(src), {shared().Params(d1), shared().Params(d2)}, kFast));
   Writers writers(shared().ConnInfo(src), 4);
   const absl::Time began = absl::Now();
   const long long committed_before = writers.committed();

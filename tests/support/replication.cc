@@ -287,7 +287,13 @@ namespace slate::testing {
 void ExpectWholeTransactions(const std::string& conninfo) {
   EXPECT_EQ(QueryInt(conninfo, "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0)
       << "holes in " << conninfo;
-  EXPECT_EQ(SplitTransactions(conninfo), 0) << "split source transactions in " << conninfo;
+  EXPECT_EQ(SplitTransactions(conninfo), 0)
+      << "split source transactions in " << conninfo << ": "
+      << QueryValue(conninfo,
+                    "SELECT coalesce(string_agg(format('ts %s: ids %s-%s in transactions %s', ts, "
+                    "lo, hi, xmins), '; '), '') FROM (SELECT ts, min(id) lo, max(id) hi, "
+                    "string_agg(DISTINCT xmin::text, ',') xmins FROM events GROUP BY ts HAVING "
+                    "count(DISTINCT xmin::text) > 1 LIMIT 5) s");
 }
 
 bool WaitForNoReplicatorSessions(const std::string& conninfo) {
