@@ -68,10 +68,23 @@ long long Count(const std::string& conninfo) {
   return QueryInt(conninfo, "SELECT count(*) FROM events");
 }
 
-long long SplitTransactions(const std::string& conninfo) {
-  return QueryInt(conninfo,
-                  "SELECT count(*) FROM (SELECT ts FROM events GROUP BY ts "
-                  "HAVING count(DISTINCT xmin::text) > 1) AS split");
+long long SplitTransactions(const std::string& conninfo, const std::string& source_conninfo) {
+  if (source_conninfo.empty()) {
+    return QueryInt(conninfo,
+                    "SELECT count(*) FROM (SELECT ts FROM events GROUP BY ts "
+                    "HAVING count(DISTINCT xmin::text) > 1) AS split");
+  }
+  long long split = 0;
+  for (const auto& row :
+       Query(conninfo,
+             "SELECT ts::text, count(DISTINCT xmin::text) FROM events GROUP BY ts "
+             "HAVING count(DISTINCT xmin::text) > 1")) {
+    const long long in_source = QueryInt(
+        source_conninfo, absl::StrCat("SELECT count(DISTINCT xmin::text) FROM events WHERE ts = '",
+                                      row[0], "'::timestamptz"));
+    if (std::stoll(row[1]) > in_source) ++split;
+  }
+  return split;
 }
 
 std::string ConfigJson(const ConnParams& source, const std::vector<ConnParams>& destinations,
@@ -284,10 +297,10 @@ long long JsonField(const std::string& json, const std::string& name, int nth) {
 
 namespace slate::testing {
 
-void ExpectWholeTransactions(const std::string& conninfo) {
+void ExpectWholeTransactions(const std::string& conninfo, const std::string& source_conninfo) {
   EXPECT_EQ(QueryInt(conninfo, "SELECT count(*) - coalesce(max(id), 0) FROM events"), 0)
       << "holes in " << conninfo;
-  EXPECT_EQ(SplitTransactions(conninfo), 0)
+  EXPECT_EQ(SplitTransactions(conninfo, source_conninfo), 0)
       << "split source transactions in " << conninfo << ": "
       << QueryValue(conninfo,
                     "SELECT coalesce(string_agg(format('ts %s: ids %s-%s in transactions %s', ts, "
