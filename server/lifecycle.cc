@@ -33,11 +33,32 @@ bool StopRequest::WaitFor(absl::Duration timeout) const {
   return requested_;
 }
 
-SignalThread::SignalThread(StopRequest& stop, std::function<void()> on_second)
-    : stop_(stop), on_second_(std::move(on_second)) {
+void ReloadSignal::Request() {
+  absl::MutexLock lock(&mu_);
+  ++requests_;
+}
+
+void ReloadSignal::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+bool ReloadSignal::WaitFor(uint64_t* seen, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  const uint64_t before = *seen;
+  auto ready = [this, before]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || requests_ != before; };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  *seen = requests_;
+  return !closed_ && requests_ != before;
+}
+
+SignalThread::SignalThread(StopRequest& stop, std::function<void()> on_second, ReloadSignal* reload)
+    : stop_(stop), on_second_(std::move(on_second)), reload_(reload) {
   sigemptyset(&signals_);
   sigaddset(&signals_, SIGINT);
   sigaddset(&signals_, SIGTERM);
+  sigaddset(&signals_, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
   thread_ = std::thread([this] { Loop(); });
 }
@@ -54,6 +75,15 @@ void SignalThread::Loop() {
   while (!exiting_.load()) {
     const int sig = sigtimedwait(&signals_, nullptr, &tick);
     if (sig < 0) continue;  // timeout or EINTR: look at exiting_ again
+    if (sig == SIGHUP) {
+      if (reload_ == nullptr) {
+        log::Info(*log, "SIGHUP ignored: nothing to reload here");
+        continue;
+      }
+      log::Info(*log, "SIGHUP received; reloading the config");
+      reload_->Request();
+      continue;
+    }
     if (received++ == 0) {
       log::Info(*log, "signal received; stopping (a second signal exits at once)",
                 {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});

@@ -5,9 +5,12 @@
 // StopRequest: the one way to ask the running process to stop (a signal, the Stop RPC). Made by
 // main before anything starts, so a signal during start-up is not lost; thread-safe.
 //
-// SignalThread: the one thread that takes SIGINT and SIGTERM (it blocks them in the constructing
-// thread, so every thread started after it inherits the mask): the first asks the StopRequest for
-// a graceful stop, the second calls `on_second` (which ends the process). Handlers never run.
+// ReloadSignal: the one way to ask for a config reload from outside the API (SIGHUP); thread-safe.
+//
+// SignalThread: the one thread that takes SIGINT, SIGTERM and SIGHUP (it blocks them in the
+// constructing thread, so every thread started after it inherits the mask): the first SIGINT or
+// SIGTERM asks the StopRequest for a graceful stop, the second calls `on_second` (which ends the
+// process); SIGHUP asks the ReloadSignal (when there is one) for a reload. Handlers never run.
 //
 // ShutdownSteps: every service registers how it stops right where it starts; RunAll() runs the
 // steps in reverse order of registration and logs each one, so the shutdown order cannot drift
@@ -16,6 +19,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
@@ -43,9 +47,23 @@ class StopRequest {
   absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
+class ReloadSignal {
+ public:
+  void Request();
+  // Ends every wait (the process is stopping).
+  void Close();
+  // Waits up to `timeout` for a request newer than *seen (updating it); true when there is one.
+  bool WaitFor(uint64_t* seen, absl::Duration timeout) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 class SignalThread {
  public:
-  SignalThread(StopRequest& stop, std::function<void()> on_second);
+  SignalThread(StopRequest& stop, std::function<void()> on_second, ReloadSignal* reload = nullptr);
   ~SignalThread();
   SignalThread(const SignalThread&) = delete;
   SignalThread& operator=(const SignalThread&) = delete;
@@ -55,6 +73,7 @@ class SignalThread {
 
   StopRequest& stop_;
   const std::function<void()> on_second_;
+  ReloadSignal* const reload_;
   sigset_t signals_;
   std::atomic<bool> exiting_{false};
   std::thread thread_;

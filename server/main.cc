@@ -127,18 +127,21 @@ std::optional<int> ParseOptions(const std::vector<std::string>& args, Replicator
     log::Info(*log, "run parameter", {{"name", key}, {"value", value}});
   }
   options.config = *std::move(cfg);
+  options.config_path = config_path;
   options.instance_name = InstanceName();
   return std::nullopt;
 }
 
 int Run(const std::vector<std::string>& args) {
   StopRequest stop;
+  ReloadSignal reload;
   ReplicatorOptions options;
   bool dry_run = false;
   if (std::optional<int> code = ParseOptions(args, options, dry_run)) return *code;
   auto log = log::Get("main");
-  // From here on, every new thread blocks SIGINT and SIGTERM: one thread takes them.
-  const SignalThread signal_thread(stop, [] { _exit(kExitForced); });
+  // From here on, every new thread blocks SIGINT, SIGTERM and SIGHUP: one thread takes them.
+  const SignalThread signal_thread(
+      stop, [] { _exit(kExitForced); }, &reload);
   if (dry_run) {
     // One judgement of what is there now: a held writer lock is reported, not waited for.
     const bool valid = ValidateAndLog(options.config, absl::ZeroDuration());
@@ -146,6 +149,7 @@ int Run(const std::vector<std::string>& args) {
     return valid ? kExitOk : kExitValidation;
   }
   options.stop = &stop;
+  options.reload = &reload;
   options.on_stop_deadline = [] { _exit(kExitForced); };
   auto replicator = Replicator::Start(std::move(options));
   if (!replicator.ok()) {

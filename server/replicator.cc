@@ -2,11 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 
 #include "server/common/log.h"
@@ -73,15 +75,15 @@ core::ValidationOptions OptionsFor(const config::Config& config,
 // The start-up checks of a destination that (or whose source) did not answer at start, run by
 // its loop before it first connects: Unavailable while either does not answer (retried),
 // InvalidArgument for a definitive answer (this destination fails; the others go on).
-absl::Status DeferredStartupCheck(const config::Config& config, size_t index) {
-  const config::DatabaseConfig& d = config.destinations[index];
+absl::Status DeferredStartupCheck(const config::DatabaseConfig& source,
+                                  const config::DatabaseConfig& d,
+                                  core::ValidationOptions options) {
   const core::DatabaseFacts dest = pg::GatherFacts(d.params, DestinationLabel(d), true);
-  const core::DatabaseFacts source = pg::GatherFacts(config.source.params, "source", false);
+  const core::DatabaseFacts src = pg::GatherFacts(source.params, "source", false);
   // The writer lock is the sink's to take when it connects (and to wait for, retrying).
-  core::ValidationOptions options = OptionsFor(config, "");
   options.check_writer_lock = false;
   std::vector<std::string> definitive;
-  for (const core::Check& c : core::ValidateFacts(source, {dest}, options)) {
+  for (const core::Check& c : core::ValidateFacts(src, {dest}, options)) {
     if (c.result != core::CheckResult::kFail) continue;
     if (c.transient) return absl::UnavailableError(c.message);
     definitive.push_back(absl::StrCat(c.name, ": ", c.message));
@@ -128,50 +130,66 @@ std::vector<core::Check> ValidateDatabases(const config::Config& config, absl::D
                              OptionsFor(config, own_application_name));
 }
 
-std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
-                                          const std::string& application_name,
-                                          const EngineBuild& build) {
-  const std::vector<bool>& deferred_checks = build.deferred_checks;
-  const int group_key = build.fence_former_actives ? GroupKeyOf(config) : 0;
+core::DestinationSetup BuildDestination(const config::Config& config, size_t index,
+                                        const std::string& application_name,
+                                        const EngineBuild& build, bool deferred_check,
+                                        const std::shared_ptr<core::SourceFeed>& feed) {
+  const int group_key = !build.fence_former_actives ? 0
+                        : build.group_key != 0      ? build.group_key
+                                                    : GroupKeyOf(config);
   const core::EngineOptions& options = config.engine;
   ConnParams source = config.source.params;
   source.application_name = application_name;
   const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
-  std::vector<core::DestinationSetup> setups;
+  const config::DatabaseConfig& d = config.destinations[index];
+  ConnParams dest = d.params;
+  dest.application_name = application_name;
+  core::DestinationSetup s;
+  s.name = d.name;
+  s.dsn = dest.Describe();
+  s.source = pg::NewEventSource(source, source_what);
+  if (feed != nullptr) s.source = feed->NewSharedSource(std::move(s.source));
+  const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
+  pg::SinkOptions sink_options;
+  sink_options.synchronous_commit = options.synchronous_commit;
+  sink_options.group_key = group_key;
+  sink_options.take_writer_lock = build.take_writer_locks;
+  s.sink = pg::NewEventSink(dest, what, sink_options);
+  sink_options.take_writer_lock = false;
+  for (int helper = 1; helper < options.parallel_writes; ++helper) {
+    s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
+  }
+  if (deferred_check) {
+    s.startup_check = [source_db = config.source, d, validation = OptionsFor(config, "")] {
+      return DeferredStartupCheck(source_db, d, validation);
+    };
+  }
+  return s;
+}
+
+std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
+                                          const std::string& application_name,
+                                          const EngineBuild& build) {
+  ConnParams source = config.source.params;
+  source.application_name = application_name;
+  const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
   // With several destinations, catch-up reads share one stream of the source while they keep pace
   // (server/core/source_feed.h): up to 4 MB of rows between the fastest and the slowest, or
-  // longer than half a second a whole buffer apart.
+  // longer than half a second a whole buffer apart. Destinations added later by a reload read on
+  // their own.
   std::shared_ptr<core::SourceFeed> feed;
   if (config.destinations.size() > 1) {
     feed = core::SourceFeed::Create(pg::NewEventSource(source, source_what), size_t{4} << 20,
                                     pg::kSmallReadRows, absl::Milliseconds(500));
   }
+  std::vector<core::DestinationSetup> setups;
   for (size_t i = 0; i < config.destinations.size(); ++i) {
-    const config::DatabaseConfig& d = config.destinations[i];
-    ConnParams dest = d.params;
-    dest.application_name = application_name;
-    core::DestinationSetup s;
-    s.name = d.name;
-    s.dsn = dest.Describe();
-    s.source = pg::NewEventSource(source, source_what);
-    if (feed != nullptr) s.source = feed->NewSharedSource(std::move(s.source));
-    const std::string what = absl::StrCat("destination ", d.name, " (", s.dsn, ")");
-    pg::SinkOptions sink_options;
-    sink_options.synchronous_commit = options.synchronous_commit;
-    sink_options.group_key = group_key;
-    sink_options.take_writer_lock = build.take_writer_locks;
-    s.sink = pg::NewEventSink(dest, what, sink_options);
-    sink_options.take_writer_lock = false;
-    for (int helper = 1; helper < options.parallel_writes; ++helper) {
-      s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
-    }
-    if (i < deferred_checks.size() && deferred_checks[i]) {
-      s.startup_check = [&config, i] { return DeferredStartupCheck(config, i); };
-    }
-    setups.push_back(std::move(s));
+    const bool deferred = i < build.deferred_checks.size() && build.deferred_checks[i];
+    setups.push_back(BuildDestination(config, i, application_name, build, deferred, feed));
   }
-  return std::make_unique<core::Engine>(
-      options, source.Describe(), pg::NewWakeupSource(source, source_what), std::move(setups));
+  return std::make_unique<core::Engine>(config.engine, source.Describe(),
+                                        pg::NewWakeupSource(source, source_what),
+                                        std::move(setups));
 }
 
 bool ValidateAndLog(const config::Config& config, absl::Duration lock_wait) {
@@ -186,12 +204,20 @@ std::vector<std::string> ParameterLines(const config::Config& config) {
   return out;
 }
 
-Replicator::Replicator(ReplicatorOptions options, std::vector<bool> deferred_checks)
-    : options_(std::move(options)), deferred_checks_(std::move(deferred_checks)) {
+Replicator::Replicator(ReplicatorOptions options, const std::vector<bool>& deferred_checks)
+    : options_(std::move(options)), group_key_(GroupKeyOf(options_.config)) {
+  running_ = options_.config;
+  for (size_t i = 0; i < running_.destinations.size(); ++i) {
+    const config::DatabaseConfig& d = running_.destinations[i];
+    if (i < deferred_checks.size() && deferred_checks[i]) deferred_.insert(d.name);
+    if (d.paused) paused_[d.name] = "config";
+  }
+  paused_view_ = paused_;
+  destinations_view_ = running_.destinations;
   ConnParams source = options_.config.source.params;
   source.application_name = options_.instance_name;
   pg::LeaderLockOptions lock;
-  lock.group_key = GroupKeyOf(options_.config);
+  lock.group_key = group_key_;
   election_ = std::make_unique<core::Election>(
       core::ElectionOptions{}, pg::NewLeaderLock(source, "source (leader lock)", lock),
       core::Clock::Real(),
@@ -270,6 +296,20 @@ absl::Status Replicator::StartServices() {
     log::Info(*log, "metrics listening",
               {{"address", svc.metrics_listen}, {"port", exporter_->port()}, {"path", "/metrics"}});
   }
+  if (options_.reload != nullptr) {
+    // SIGHUP: one reload per signal (a signal during start-up reloads once started).
+    reload_thread_ = std::thread([this] {
+      uint64_t seen = 0;
+      while (!options_.stop->requested()) {
+        if (!options_.reload->WaitFor(&seen, absl::Seconds(1))) continue;
+        (void)Reload();  // logs its outcome
+      }
+    });
+    steps_.Defer("config reloads (SIGHUP)", [this] {
+      options_.reload->Close();
+      reload_thread_.join();
+    });
+  }
   election_thread_ = std::thread([this] { election_->Run(); });
   steps_.Defer(
       "election and engine: finishing or rolling back open batches, closing connections, "
@@ -287,11 +327,16 @@ absl::Status Replicator::StartServices() {
 }
 
 void Replicator::BecomeActive() {
+  // After any reload in progress: the engine starts from what runs now.
+  absl::MutexLock reload(&reload_mu_);
   EngineBuild build;
-  build.deferred_checks = deferred_checks_;
+  for (const config::DatabaseConfig& d : running_.destinations) {
+    build.deferred_checks.push_back(deferred_.count(d.name) > 0);
+  }
   build.fence_former_actives = true;
-  std::shared_ptr<core::Engine> engine =
-      BuildEngine(options_.config, options_.instance_name, build);
+  build.group_key = group_key_;
+  std::shared_ptr<core::Engine> engine = BuildEngine(running_, options_.instance_name, build);
+  for (const auto& [name, by] : paused_) (void)engine->Pause(name, by);
   if (options_.stop->requested()) engine->RequestStop();
   engine->Start();
   {
@@ -300,7 +345,7 @@ void Replicator::BecomeActive() {
     ++role_version_;
   }
   log::Info(*log::Get("main"), "replicating",
-            {{"destinations", static_cast<int64_t>(options_.config.destinations.size())}});
+            {{"destinations", static_cast<int64_t>(running_.destinations.size())}});
 }
 
 void Replicator::BecomeStandby() {
@@ -333,10 +378,15 @@ core::EngineStatus Replicator::StandbyStatus(const core::ElectionState& election
   const std::string& error = election.last_error;
   s.source.last_error = error;
   if (!error.empty()) s.source.next_retry = election.next_retry;
-  for (const config::DatabaseConfig& d : options_.config.destinations) {
+  absl::MutexLock lock(&mu_);
+  for (const config::DatabaseConfig& d : destinations_view_) {
     core::DestinationStatus ds;
     ds.name = d.name;
     ds.dsn = d.params.Describe();
+    if (auto p = paused_view_.find(d.name); p != paused_view_.end()) {
+      ds.paused = true;
+      ds.paused_by = p->second;
+    }
     if (!error.empty()) {
       ds.state = core::DestinationState::kConnecting;
       ds.last_error = absl::StrCat("waiting for the source: ", error);
@@ -404,6 +454,9 @@ core::EngineStatus Replicator::Status() const {
   const std::shared_ptr<core::Engine> engine = this->engine();
   core::EngineStatus s = engine != nullptr ? engine->Snapshot() : StandbyStatus(election);
   s.last_takeover = election.last_takeover;
+  absl::MutexLock lock(&mu_);
+  s.reloads_applied = reloads_applied_;
+  s.reloads_refused = reloads_refused_;
   return s;
 }
 
@@ -438,5 +491,237 @@ absl::StatusOr<core::ValidationReport> Replicator::Validate(const std::string& c
 
 // Only requests: Wait() returns, and main's Shutdown() stops the engine and then the API.
 void Replicator::Stop(absl::Duration deadline) { options_.stop->Request(deadline); }
+
+namespace {
+
+bool SameConnection(const config::DatabaseConfig& a, const config::DatabaseConfig& b) {
+  return a.params.ToConnInfo() == b.params.ToConnInfo();
+}
+
+// The settings (DescribeConfig lines) a reload cannot change: everything but the destinations.
+std::map<std::string, std::string> GlobalSettings(const config::Config& c) {
+  config::Config no_destinations = c;
+  no_destinations.destinations.clear();
+  std::map<std::string, std::string> out;
+  for (auto& [key, value] : config::DescribeConfig(no_destinations)) out[key] = value;
+  return out;
+}
+
+std::string FailedChecks(const std::vector<core::Check>& checks) {
+  std::vector<std::string> lines;
+  for (const core::Check& c : checks) {
+    if (c.result == core::CheckResult::kFail)
+      lines.push_back(absl::StrCat(c.name, ": ", c.message));
+  }
+  return absl::StrJoin(lines, "\n");
+}
+
+}  // namespace
+
+ReloadPlan PlanReload(const config::Config& running, const config::Config& file) {
+  ReloadPlan plan;
+  plan.next = running;
+  plan.next.destinations = file.destinations;
+  auto find = [](const std::vector<config::DatabaseConfig>& v, const std::string& name) {
+    return std::find_if(v.begin(), v.end(),
+                        [&](const config::DatabaseConfig& d) { return d.name == name; });
+  };
+  for (const config::DatabaseConfig& d : running.destinations) {
+    if (find(file.destinations, d.name) == file.destinations.end()) plan.removed.push_back(d.name);
+  }
+  for (const config::DatabaseConfig& d : file.destinations) {
+    auto old = find(running.destinations, d.name);
+    if (old == running.destinations.end()) {
+      plan.added.push_back(d.name);
+      continue;
+    }
+    (SameConnection(*old, d) ? plan.unchanged : plan.reconnected).push_back(d.name);
+    if (old->paused != d.paused) plan.pause_changed[d.name] = d.paused;
+  }
+  const auto was = GlobalSettings(running);
+  for (const auto& [key, value] : GlobalSettings(file)) {
+    auto it = was.find(key);
+    if (it != was.end() && it->second != value) {
+      plan.needs_restart.push_back(
+          absl::StrCat(key, ": ", it->second, " -> ", value, ", needs a restart"));
+    }
+  }
+  return plan;
+}
+
+absl::Status Replicator::AddTo(core::Engine& engine, const config::Config& config, size_t index) {
+  const config::DatabaseConfig& d = config.destinations[index];
+  EngineBuild build;
+  build.fence_former_actives = true;
+  build.group_key = group_key_;
+  auto paused = paused_.find(d.name);
+  return engine.AddDestination(BuildDestination(config, index, options_.instance_name, build,
+                                                deferred_.count(d.name) > 0, nullptr),
+                               paused == paused_.end() ? "" : paused->second);
+}
+
+absl::StatusOr<core::ReloadReport> Replicator::Reload() {
+  absl::MutexLock reload(&reload_mu_);
+  absl::StatusOr<core::ReloadReport> report = ReloadLocked();
+  absl::MutexLock lock(&mu_);
+  ++(report.ok() ? reloads_applied_ : reloads_refused_);
+  ++role_version_;  // wakes a standby's status watchers too
+  return report;
+}
+
+absl::StatusOr<core::ReloadReport> Replicator::ReloadLocked() {
+  auto log = log::Get("main");
+  log::Info(*log, "reloading the config", {{"config", options_.config_path}});
+  absl::StatusOr<config::Config> file = config::LoadConfigFile(options_.config_path);
+  if (!file.ok()) {
+    for (absl::string_view line : absl::StrSplit(file.status().message(), '\n')) {
+      log::Error(*log, "reload refused: config error", {{"problem", line}});
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reload refused, nothing changed (the running config goes on): ", file.status().message()));
+  }
+  ReloadPlan plan = PlanReload(running_, *file);
+  core::ReloadReport report;
+  report.added = plan.added;
+  report.removed = plan.removed;
+  report.reconnected = plan.reconnected;
+  report.unchanged = plan.unchanged;
+  report.needs_restart = plan.needs_restart;
+  for (const std::string& w : file->warnings) report.warnings.push_back(w);
+  // Validated in full, as at a start: definitive failures refuse; a database that does not answer
+  // is waited for (an added one runs its checks when it answers).
+  const AllFacts facts = GatherAll(plan.next, absl::ZeroDuration());
+  report.checks = core::ValidateFacts(facts.source, facts.destinations,
+                                      OptionsFor(plan.next, options_.instance_name));
+  const core::StartDecision decision =
+      core::DecideStart(facts.source, facts.destinations, report.checks);
+  if (decision.refuse) {
+    const std::string failed = FailedChecks(report.checks);
+    for (absl::string_view line : absl::StrSplit(failed, '\n')) {
+      log::Error(*log, "reload refused: check failed", {{"problem", line}});
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "reload refused, nothing changed (the running config goes on); fix these checks:\n",
+        failed));
+  }
+  const std::set<std::string> fresh(plan.added.begin(), plan.added.end());
+  const std::set<std::string> moved(plan.reconnected.begin(), plan.reconnected.end());
+  for (size_t i = 0; i < plan.next.destinations.size(); ++i) {
+    const std::string& name = plan.next.destinations[i].name;
+    if (fresh.count(name) == 0 && moved.count(name) == 0) continue;
+    const bool waiting =
+        i < decision.destination_deferred.size() && decision.destination_deferred[i];
+    if (waiting) {
+      deferred_.insert(name);
+      report.warnings.push_back(
+          absl::StrCat("destination ", name,
+                       " did not answer; it is retried and runs its start-up checks then"));
+    } else {
+      deferred_.erase(name);
+    }
+  }
+  for (const std::string& name : plan.removed) {
+    deferred_.erase(name);
+    paused_.erase(name);
+  }
+  for (const config::DatabaseConfig& d : plan.next.destinations) {
+    if (fresh.count(d.name) > 0 && d.paused) paused_[d.name] = "config";
+  }
+  const std::shared_ptr<core::Engine> engine = this->engine();
+  for (const auto& [name, paused] : plan.pause_changed) {
+    if (paused) {
+      paused_[name] = "config (reload)";
+    } else {
+      paused_.erase(name);
+    }
+    if (engine == nullptr) continue;
+    if (paused) {
+      (void)engine->Pause(name, "config (reload)");
+    } else {
+      (void)engine->Resume(name, "config (reload)");
+    }
+  }
+  if (running_.instance_group.empty() && (!plan.added.empty() || !plan.removed.empty())) {
+    report.warnings.push_back(
+        "the leader-lock group stays the one derived at start; instances started with this file "
+        "derive another one (they would not be standbys of this one): set instanceGroup");
+  }
+  if (engine != nullptr) {
+    for (const std::string& name : plan.removed) RETURN_IF_ERROR(engine->RemoveDestination(name));
+    for (size_t i = 0; i < plan.next.destinations.size(); ++i) {
+      const std::string& name = plan.next.destinations[i].name;
+      if (moved.count(name) > 0) {
+        RETURN_IF_ERROR(engine->RemoveDestination(name));
+        RETURN_IF_ERROR(AddTo(*engine, plan.next, i));
+      } else if (fresh.count(name) > 0) {
+        RETURN_IF_ERROR(AddTo(*engine, plan.next, i));
+      }
+    }
+  }
+  report.applied = engine != nullptr;
+  running_ = std::move(plan.next);
+  {
+    absl::MutexLock lock(&mu_);
+    paused_view_ = paused_;
+    destinations_view_ = running_.destinations;
+  }
+  log::Info(*log, report.applied ? "config reloaded" : "config reloaded; applies when active",
+            {{"added", absl::StrJoin(report.added, ",")},
+             {"removed", absl::StrJoin(report.removed, ",")},
+             {"reconnected", absl::StrJoin(report.reconnected, ",")},
+             {"unchanged", absl::StrJoin(report.unchanged, ",")},
+             {"needs_restart", absl::StrJoin(report.needs_restart, "; ")}});
+  for (const std::string& w : report.warnings) log::Warn(*log, "reload warning", {{"problem", w}});
+  return report;
+}
+
+absl::Status Replicator::CheckKnown(const std::string& name) const {
+  for (const config::DatabaseConfig& d : running_.destinations) {
+    if (d.name == name) return absl::OkStatus();
+  }
+  std::vector<std::string> names;
+  for (const config::DatabaseConfig& d : running_.destinations) names.push_back(d.name);
+  return absl::NotFoundError(absl::StrCat("no destination named '", name,
+                                          "'; the destinations are: ", absl::StrJoin(names, ", ")));
+}
+
+absl::Status Replicator::Pause(const std::string& name, const std::string& by, bool* changed) {
+  absl::MutexLock reload(&reload_mu_);
+  RETURN_IF_ERROR(CheckKnown(name));
+  *changed = paused_.count(name) == 0;
+  if (*changed) paused_[name] = by;
+  if (const std::shared_ptr<core::Engine> engine = this->engine()) {
+    RETURN_IF_ERROR(engine->Pause(name, by, changed));
+  }
+  absl::MutexLock lock(&mu_);
+  paused_view_ = paused_;
+  ++role_version_;
+  return absl::OkStatus();
+}
+
+absl::Status Replicator::Resume(const std::string& name, const std::string& by, bool* changed) {
+  absl::MutexLock reload(&reload_mu_);
+  RETURN_IF_ERROR(CheckKnown(name));
+  *changed = paused_.erase(name) > 0;
+  if (const std::shared_ptr<core::Engine> engine = this->engine()) {
+    RETURN_IF_ERROR(engine->Resume(name, by, changed));
+  }
+  absl::MutexLock lock(&mu_);
+  paused_view_ = paused_;
+  ++role_version_;
+  return absl::OkStatus();
+}
+
+absl::Status Replicator::WaitForPosition(int64_t id, std::vector<std::string> names,
+                                         absl::Duration timeout, core::PositionWaiters::Done done) {
+  const std::shared_ptr<core::Engine> engine = this->engine();
+  if (engine == nullptr) {
+    const std::string holder = election_->state().holder;
+    return absl::UnavailableError(
+        absl::StrCat("this instance is a standby and copies nothing; wait on the active instance (",
+                     holder.empty() ? "unknown" : holder, ")"));
+  }
+  return engine->waiters().Wait(id, std::move(names), absl::Now() + timeout, std::move(done));
+}
 
 }  // namespace slate

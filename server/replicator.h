@@ -18,7 +18,9 @@
 // (the RPC handlers).
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,6 +34,7 @@
 #include "server/core/control.h"
 #include "server/core/election.h"
 #include "server/core/engine.h"
+#include "server/core/source_feed.h"
 #include "server/core/validation.h"
 #include "server/lifecycle.h"
 
@@ -63,6 +66,9 @@ struct EngineBuild {
   // An elected active: its writer sessions carry the config's group lock, and a former active's
   // lingering sessions on a destination are ended (server/postgres/adapters.h, SinkOptions).
   bool fence_former_actives = false;
+  // The group's key for that (0: derived from the config). A reload keeps the one of the start,
+  // so every session of this instance carries one key.
+  int group_key = 0;
   // False only in tests that force two writers at once (the destination's own rules must hold).
   bool take_writer_locks = true;
 };
@@ -73,8 +79,31 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
                                           const std::string& application_name = "slate-replicator",
                                           const EngineBuild& build = {});
 
+// One destination of `config` as the engine runs it (its own source reader, or a share of `feed`
+// when not null). `deferred_check`: its start-up checks run when it and the source first answer.
+core::DestinationSetup BuildDestination(const config::Config& config, size_t index,
+                                        const std::string& application_name,
+                                        const EngineBuild& build, bool deferred_check,
+                                        const std::shared_ptr<core::SourceFeed>& feed);
+
 // The run parameters of a config as "name: value" lines, for reports.
 std::vector<std::string> ParameterLines(const config::Config& config);
+
+// What a reload changes, from the running config and the file's. Destinations are matched by name:
+// added, removed, reconnected (any connection setting differs, the password included), unchanged.
+// Every other setting that differs is reported in needs_restart and keeps its running value, so
+// `next` is `running` with the file's destinations. Pure: no I/O.
+struct ReloadPlan {
+  config::Config next;
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  std::vector<std::string> reconnected;
+  std::vector<std::string> unchanged;
+  std::vector<std::string> needs_restart;
+  // Destinations whose "paused" key changed in the file (name -> paused now).
+  std::map<std::string, bool> pause_changed;
+};
+ReloadPlan PlanReload(const config::Config& running, const config::Config& file);
 
 struct ServiceOptions {
   // The control API (see server/grpc/rpc_server.h); listen "none" serves none.
@@ -88,10 +117,13 @@ struct ServiceOptions {
 
 struct ReplicatorOptions {
   config::Config config;
+  std::string config_path;  // re-read by Reload()
   ServiceOptions services;
   std::string instance_name;
   // Signals and the Stop RPC ask through this; it must outlive the replicator.
   StopRequest* stop = nullptr;
+  // SIGHUP asks through this (optional); it must outlive the replicator.
+  ReloadSignal* reload = nullptr;
   // Called (from another thread) when a stop's deadline passes before the shutdown is done; it
   // must end the process.
   std::function<void()> on_stop_deadline;
@@ -119,27 +151,49 @@ class Replicator : public core::Control {
   void AwaitChange(uint64_t* version, absl::Duration timeout) const override;
   absl::StatusOr<core::ValidationReport> Validate(const std::string& config_json) override;
   void Stop(absl::Duration deadline) override;
+  absl::StatusOr<core::ReloadReport> Reload() override;
+  absl::Status Pause(const std::string& name, const std::string& by, bool* changed) override;
+  absl::Status Resume(const std::string& name, const std::string& by, bool* changed) override;
+  absl::Status WaitForPosition(int64_t id, std::vector<std::string> names, absl::Duration timeout,
+                               core::PositionWaiters::Done done) override;
 
  private:
-  Replicator(ReplicatorOptions options, std::vector<bool> deferred_checks);
+  Replicator(ReplicatorOptions options, const std::vector<bool>& deferred_checks);
   absl::Status StartServices();
   void BecomeActive();   // the election's thread
   void BecomeStandby();  // the election's thread: returns when the engine has stopped
   std::shared_ptr<core::Engine> engine() const;
   core::EngineStatus StandbyStatus(const core::ElectionState& election) const;
+  absl::StatusOr<core::ReloadReport> ReloadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // Adds destination `index` of `config` to `engine` (paused when it is to be).
+  absl::Status AddTo(core::Engine& engine, const config::Config& config, size_t index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  absl::Status CheckKnown(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
 
   // Constant after Start().
   const ReplicatorOptions options_;
-  const std::vector<bool> deferred_checks_;
+  const int group_key_;  // from the config at start; reloads keep it
   std::unique_ptr<core::Election> election_;
   std::thread election_thread_;
+  std::thread reload_thread_;
   std::unique_ptr<rpc::RpcServer> rpc_server_;
   std::unique_ptr<metrics::Exporter> exporter_;
   ShutdownSteps steps_;
 
+  // What runs (or runs once active): changed by reloads, pauses and resumes, one at a time.
+  absl::Mutex reload_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  config::Config running_ ABSL_GUARDED_BY(reload_mu_);
+  std::set<std::string> deferred_ ABSL_GUARDED_BY(reload_mu_);  // start-up checks on connect
+  std::map<std::string, std::string> paused_ ABSL_GUARDED_BY(reload_mu_);  // name -> by what
+
   mutable absl::Mutex mu_;
   std::shared_ptr<core::Engine> engine_ ABSL_GUARDED_BY(mu_);  // while active
   uint64_t role_version_ ABSL_GUARDED_BY(mu_) = 0;             // bumped on every role change
+  // A standby's view of the paused destinations and the reload counters (for Status()).
+  std::map<std::string, std::string> paused_view_ ABSL_GUARDED_BY(mu_);
+  std::vector<config::DatabaseConfig> destinations_view_ ABSL_GUARDED_BY(mu_);
+  int64_t reloads_applied_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t reloads_refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace slate

@@ -121,9 +121,19 @@ std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& pa
   }
   CheckKeys(v, path,
             {"name", "host", "port", "databaseName", "user", "password", "passwordFile",
-             "passwordEnv", "sslmode"},
+             "passwordEnv", "sslmode", "paused"},
             errors);
   DatabaseConfig db;
+  if (auto paused = v.find("paused"); paused != v.end()) {
+    if (path == "eventSource") {
+      errors.Add("eventSource.paused", "only a destination can be paused; remove this key");
+    } else if (!paused->is_boolean()) {
+      errors.Add(absl::StrCat(path, ".paused"),
+                 absl::StrCat("must be true or false, not ", TypeName(*paused)));
+    } else {
+      db.paused = paused->get<bool>();
+    }
+  }
   auto host = GetString(v, "host", path, true, errors);
   auto database = GetString(v, "databaseName", path, true, errors);
   if (host) db.params.host = *host;
@@ -364,7 +374,8 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   };
   out.emplace_back("eventSource", db(config.source));
   for (const DatabaseConfig& d : config.destinations) {
-    out.emplace_back(absl::StrCat("destination ", d.name), db(d));
+    out.emplace_back(absl::StrCat("destination ", d.name),
+                     absl::StrCat(db(d), d.paused ? " (starts paused)" : ""));
   }
   const core::EngineOptions& engine = config.engine;
   out.emplace_back("maxEventsPerWrite", absl::StrCat(engine.max_events_per_write));

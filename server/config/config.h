@@ -22,6 +22,7 @@ struct DatabaseConfig {
   std::string name;  // destinations: "name", default "host:port/databaseName"; source: "source"
   ConnParams params;
   std::string password_origin;  // "", "password", "passwordFile <path>", "passwordEnv <NAME>"
+  bool paused = false;  // destinations: "paused": true starts it paused (slatectl resume NAME)
 };
 
 struct Config {

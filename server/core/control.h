@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+#include "server/core/position_waiters.h"
 #include "server/core/status.h"
 #include "server/core/validation.h"
 
@@ -27,6 +28,18 @@ struct ValidationReport {
   bool passed() const { return AllPassed(checks); }
 };
 
+// What a reload did (see Control::Reload).
+struct ReloadReport {
+  bool applied = false;  // false on a standby: kept for when it becomes active
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  std::vector<std::string> reconnected;  // connection settings changed
+  std::vector<std::string> unchanged;
+  std::vector<std::string> needs_restart;  // "key: old -> new, needs a restart"
+  std::vector<std::string> warnings;
+  std::vector<Check> checks;
+};
+
 class Control {
  public:
   virtual ~Control() = default;
@@ -40,6 +53,20 @@ class Control {
   // Requests a graceful stop and returns at once. A non-zero deadline bounds the stop: past it
   // the process exits at once.
   virtual void Stop(absl::Duration deadline) = 0;
+
+  // Re-reads and applies the config file (SIGHUP does the same). InvalidArgument (every problem
+  // listed) when the file is not a valid config, FailedPrecondition (every failed check listed)
+  // when a check fails: then nothing changed.
+  virtual absl::StatusOr<ReloadReport> Reload() = 0;
+  // NotFound for an unknown destination; *changed false when it was already in that state.
+  virtual absl::Status Pause(const std::string& name, const std::string& by, bool* changed) = 0;
+  virtual absl::Status Resume(const std::string& name, const std::string& by, bool* changed) = 0;
+  // Calls `done` once (possibly before returning) when every destination in `names` (empty:
+  // every one) has committed `id`, or with DeadlineExceeded after `timeout` (see
+  // position_waiters.h). An error returned (NotFound, Unavailable on a standby) means `done` is
+  // never called.
+  virtual absl::Status WaitForPosition(int64_t id, std::vector<std::string> names,
+                                       absl::Duration timeout, PositionWaiters::Done done) = 0;
 };
 
 }  // namespace slate::core

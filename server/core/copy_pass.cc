@@ -194,6 +194,11 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
         return batches.Fail(s, result);
       }
     } else if (batches.open_rows() >= options.max_events_per_write && row.ts != last_ts) {
+      if (observer.PauseRequested()) {
+        RETURN_IF_ERROR(batches.CommitAll(result));
+        result.end = PassEnd::kPaused;
+        return result;
+      }
       RETURN_IF_ERROR(batches.End());
       if (absl::Status s = batches.Begin(last_id, row.ts, result); !s.ok()) {
         return batches.Fail(s, result);

@@ -17,6 +17,8 @@
 //   Only `skip_hole_to` (an explicit opt-in) lets it jump from the hole to that id.
 // - A stop request rolls back the open batch, commits those already sent in full (in order) and
 //   returns kStopped.
+// - A pause request ends the pass where the next batch would begin: every batch begun commits,
+//   and it returns kPaused.
 // - Any error rolls back the open batch, commits those already sent in full if it still can, and
 //   is returned; the position the observer last saw is what is committed.
 
@@ -37,7 +39,7 @@ struct PassOptions {
   int64_t expected_rows = 0;  // the caller's guess of the backlog (0: unknown), for the source
 };
 
-enum class PassEnd { kCaughtUp, kHole, kStopped };
+enum class PassEnd { kCaughtUp, kHole, kStopped, kPaused };
 
 struct PassResult {
   PassEnd end = PassEnd::kCaughtUp;
@@ -55,6 +57,8 @@ class PassObserver {
  public:
   virtual ~PassObserver() = default;
   virtual bool StopRequested() = 0;
+  // Asked where a batch ends and the next would begin.
+  virtual bool PauseRequested() { return false; }
   // A batch is about to start with the row at `first_ts`. Batches commit in the order they start:
   // the oldest started and not yet committed holds the oldest event the destination lacks.
   virtual void OnBatchStart(int64_t first_ts) = 0;

@@ -10,10 +10,13 @@
 namespace slate::core {
 
 DestinationLoop::DestinationLoop(const EngineOptions& options, DestinationSetup& setup,
-                                 Signals& signals, DestinationReport& report, Activity& activity)
+                                 Signals& signals, uint64_t lane, DestinationReport& report,
+                                 Activity& activity, PositionWaiters* waiters)
     : options_(options),
       setup_(setup),
       signals_(signals),
+      lane_(lane),
+      waiters_(waiters),
       clock_(signals.clock()),
       report_(report),
       activity_(activity),
@@ -30,13 +33,18 @@ void DestinationLoop::Interrupt() {
 
 void DestinationLoop::Run() {
   uint64_t seen = 0;
-  while (!signals_.stopping()) {
+  while (!signals_.stopping(lane_)) {
     if (!connected_) {
       BusyScope busy(activity_);
       if (!Connect()) {
         if (failed_) return;  // failed for good: stays `failed`, not retried
         continue;
       }
+    }
+    const LaneControl control = signals_.Lane(lane_);
+    if (control.paused) {
+      if (!HoldPaused()) break;
+      continue;
     }
     // Wake-ups before this point are served by this pass: it sees everything they announce.
     seen = signals_.wake_generation();
@@ -52,16 +60,60 @@ void DestinationLoop::Run() {
     }
     if (pass->end == PassEnd::kStopped) break;
     backoff_.Reset();
+    if (pass->end == PassEnd::kPaused) continue;
     report_.Heartbeat(clock_.Now());
     absl::Duration wait = options_.poll_interval;
     if (AfterPass(*pass, &wait)) continue;  // the next pass at once
     // Coalescing: however many notifications arrived during the pass, one more pass follows.
-    if (!signals_.WaitForWakeup(&seen, clock_.Now() + wait)) break;
+    if (!signals_.WaitForWakeup(&seen, clock_.Now() + wait, lane_, control.version)) break;
   }
   Disconnect();
   report_.SetState(DestinationState::kStopped, position_);
   log::Info(report_.log(), "destination stopped",
             {{"destination", report_.name()}, {"position", position_}});
+}
+
+bool DestinationLoop::HoldPaused() {
+  catch_up_.Abandon();  // a catch-up's figures do not include a pause
+  while (true) {
+    const LaneControl control = signals_.Lane(lane_);
+    if (!control.paused) break;
+    report_.Paused(control, position_);
+    {
+      BusyScope busy(activity_);
+      if (absl::Status s = CheckWhilePaused(); !s.ok()) {
+        HandleError(s);  // reconnects, then holds again
+        return !signals_.stopping(lane_);
+      }
+    }
+    report_.Heartbeat(clock_.Now());
+    if (!signals_.WaitForLaneChange(lane_, control.version,
+                                    clock_.Now() + options_.poll_interval)) {
+      return false;
+    }
+  }
+  report_.Resumed(position_);
+  // What it missed meanwhile is a catch-up (the next pass says how far behind it is).
+  catch_up_.Start(clock_.Now(), events_copied_);
+  report_.SetState(DestinationState::kCatchingUp, position_);
+  return true;
+}
+
+// While paused: the destination still answers, and the ts of the first event it lacks (for its
+// lag in seconds) is read from the source by id, one row.
+absl::Status DestinationLoop::CheckWhilePaused() {
+  if (absl::Status alive = setup_.sink->Ping(); !alive.ok()) return alive;
+  absl::StatusOr<std::unique_ptr<RowReader>> reader =
+      setup_.source->ReadAfter(position_, position_ + 1, 1);
+  if (!reader.ok()) return reader.status();
+  EventRow row;
+  absl::StatusOr<bool> has = (*reader)->Next(&row);
+  if (!has.ok()) return has.status();
+  if (*has) {
+    report_.OldestMissing(row.ts);
+    signals_.NoteSourceMax(row.id);
+  }
+  return absl::OkStatus();
 }
 
 // Applies the hole policy to a pass that ended well; true when the next pass should run at once.
@@ -132,6 +184,7 @@ bool DestinationLoop::Connect() {
   head_known_ = false;
   position_ = *position;
   report_.Position(position_);
+  if (waiters_ != nullptr) waiters_->Committed(report_.name(), position_);
   log::Info(report_.log(), "destination connected",
             {{"destination", report_.name()}, {"dsn", setup_.dsn}, {"position", position_}});
   return true;
@@ -249,7 +302,7 @@ void DestinationLoop::HandleError(const absl::Status& status) {
              {"attempt", backoff_.attempts()},
              {"retry_in_seconds", absl::ToDoubleSeconds(delay)}});
   report_.Error(status, position_, now, now + delay, /*connecting=*/!ever_connected_);
-  signals_.SleepUntil(now + delay);
+  signals_.SleepUntil(now + delay, lane_);
 }
 
 void DestinationLoop::OnBatchStart(int64_t first_ts) {
@@ -268,6 +321,7 @@ void DestinationLoop::OnBatchCommitted(int64_t position, int64_t events, int64_t
   const absl::Time now = clock_.Now();
   report_.Committed(position, next_oldest, events, bytes, now);
   signals_.NoteSourceMax(position);
+  if (waiters_ != nullptr) waiters_->Committed(report_.name(), position);
   log::Debug(report_.log(), "batch committed",
              {{"destination", report_.name()},
               {"position", position},

@@ -6,6 +6,13 @@
 // The pieces it uses decide without I/O (hole_policy.h, catch_up.h, backoff.h); what it reports
 // goes through DestinationReport.
 //
+// Pause: its lane (signals.h) says so; the pass ends where the next batch would begin (every batch
+// begun commits), and the loop holds its connections (and the writer lock) and position, pinging
+// the destination and reading the ts of the first event it lacks every poll interval, so its
+// heartbeat and lag stay true; on resume it goes on from its position. Removal (the lane ends)
+// stops it like an engine stop. Every position it commits (and the one it reads at connect) is
+// reported to the PositionWaiters, after the commit.
+//
 // Errors: DataLoss (an invariant broken) and InvalidArgument (a failed start-up check) fail this
 // destination for good (the others go on); anything else disconnects, waits on the capped backoff
 // and reconnects, re-reading the position. Until its first connect succeeds, the destination
@@ -29,6 +36,7 @@
 #include "server/core/hole_policy.h"
 #include "server/core/interfaces.h"
 #include "server/core/options.h"
+#include "server/core/position_waiters.h"
 #include "server/core/signals.h"
 #include "server/core/stall_watchdog.h"
 
@@ -50,8 +58,10 @@ struct DestinationSetup {
 
 class DestinationLoop : private PassObserver {
  public:
+  // `lane` is this destination's lane in `signals`; `waiters` may be null.
   DestinationLoop(const EngineOptions& options, DestinationSetup& setup, Signals& signals,
-                  DestinationReport& report, Activity& activity);
+                  uint64_t lane, DestinationReport& report, Activity& activity,
+                  PositionWaiters* waiters);
 
   void Run();
   // Thread-safe: fails the calls blocked on this destination's connections.
@@ -64,10 +74,14 @@ class DestinationLoop : private PassObserver {
   absl::StatusOr<PassResult> Pass();
   bool AfterPass(const PassResult& pass, absl::Duration* wait);
   void HandleError(const absl::Status& status);
+  // While paused: false when stopping.
+  bool HoldPaused();
+  absl::Status CheckWhilePaused();
   void StartCatchingUp(absl::Time since);
 
   // PassObserver
-  bool StopRequested() override { return signals_.stopping(); }
+  bool StopRequested() override { return signals_.stopping(lane_); }
+  bool PauseRequested() override { return signals_.Lane(lane_).paused; }
   void OnRow() override { activity_.Tick(); }
   void OnBatchStart(int64_t first_ts) override;
   void OnBatchesAbandoned() override { uncommitted_starts_.clear(); }
@@ -77,6 +91,8 @@ class DestinationLoop : private PassObserver {
   const EngineOptions& options_;
   DestinationSetup& setup_;
   Signals& signals_;
+  const uint64_t lane_;
+  PositionWaiters* const waiters_;
   const Clock& clock_;
   DestinationReport& report_;
   Activity& activity_;

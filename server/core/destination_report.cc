@@ -7,20 +7,16 @@
 
 namespace slate::core {
 
-DestinationReport::DestinationReport(StatusBoard& board, size_t index, std::string name,
+DestinationReport::DestinationReport(StatusBoard& board, uint64_t key, std::string name,
                                      const Clock& clock)
-    : board_(board),
-      index_(index),
-      name_(std::move(name)),
-      clock_(clock),
-      log_(log::Get("engine")) {}
+    : board_(board), key_(key), name_(std::move(name)), clock_(clock), log_(log::Get("engine")) {}
 
 void DestinationReport::SetState(DestinationState state, int64_t position,
                                  const std::function<void(DestinationStatus&)>& more) {
   const DestinationState old = state_;
   state_ = state;
   const absl::Time now = clock_.Now();
-  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
     if (d.state != state) d.state_since = now;
     d.state = state;
     if (more) more(d);
@@ -35,7 +31,7 @@ void DestinationReport::SetState(DestinationState state, int64_t position,
 }
 
 void DestinationReport::Position(int64_t position) {
-  board_.UpdateDestination(index_, [&](DestinationStatus& d) { d.position = position; });
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) { d.position = position; });
 }
 
 void DestinationReport::PassStarted() {
@@ -43,13 +39,13 @@ void DestinationReport::PassStarted() {
 }
 
 void DestinationReport::OldestMissing(int64_t ts) {
-  board_.UpdateDestination(index_, [&](DestinationStatus& d) { d.oldest_missing = EventTime(ts); });
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) { d.oldest_missing = EventTime(ts); });
 }
 
 void DestinationReport::Committed(int64_t position, int64_t next_oldest_ts, int64_t events,
                                   int64_t bytes, absl::Time now) {
   events_total_ += events;
-  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
     d.position = position;
     if (next_oldest_ts != 0) d.oldest_missing = EventTime(next_oldest_ts);
     d.events_total = events_total_;
@@ -58,11 +54,11 @@ void DestinationReport::Committed(int64_t position, int64_t next_oldest_ts, int6
     d.last_batch_time = now;
     d.last_heartbeat = now;
   });
-  board_.NoteBatch(index_, now, events_total_);
+  board_.NoteBatch(key_, now, events_total_);
 }
 
 void DestinationReport::Heartbeat(absl::Time now) {
-  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
     d.retries = 0;
     d.last_heartbeat = now;
   });
@@ -87,7 +83,7 @@ void DestinationReport::AtHole(int64_t position, int64_t hole_at, absl::Time hol
 void DestinationReport::Error(const absl::Status& status, int64_t position, absl::Time now,
                               absl::Time retry_at, bool connecting) {
   const std::string text = log::StatusText(status);
-  board_.UpdateDestination(index_, [&](DestinationStatus& d) {
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
     ++d.errors_by_kind[absl::AsciiStrToLower(absl::StatusCodeToString(status.code()))];
   });
   const bool final = retry_at == absl::InfinitePast();
@@ -104,8 +100,30 @@ void DestinationReport::Error(const absl::Status& status, int64_t position, absl
   });
 }
 
+void DestinationReport::Paused(const LaneControl& control, int64_t position) {
+  const bool was = state_ == DestinationState::kPaused;
+  SetState(DestinationState::kPaused, position, [&](DestinationStatus& d) {
+    d.paused = true;
+    d.paused_since = control.paused_since;
+    d.paused_by = control.paused_by;
+  });
+  if (!was) {
+    log::Info(*log_, "destination paused",
+              {{"destination", name_}, {"position", position}, {"by", control.paused_by}});
+  }
+}
+
+void DestinationReport::Resumed(int64_t position) {
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
+    d.paused = false;
+    d.paused_since = absl::InfinitePast();
+    d.paused_by.clear();
+  });
+  log::Info(*log_, "destination resumed", {{"destination", name_}, {"position", position}});
+}
+
 DestinationStatus DestinationReport::Snapshot(absl::Time now) const {
-  return board_.Snapshot(now).destinations[index_];
+  return board_.Destination(key_, now);
 }
 
 }  // namespace slate::core

@@ -16,13 +16,14 @@
 #include <spdlog/spdlog.h>
 
 #include "server/core/clock.h"
+#include "server/core/signals.h"
 #include "server/core/status_board.h"
 
 namespace slate::core {
 
 class DestinationReport {
  public:
-  DestinationReport(StatusBoard& board, size_t index, std::string name, const Clock& clock);
+  DestinationReport(StatusBoard& board, uint64_t key, std::string name, const Clock& clock);
 
   const std::string& name() const { return name_; }
   spdlog::logger& log() { return *log_; }
@@ -49,12 +50,15 @@ class DestinationReport {
   // connected yet, so it stays `connecting` (with the error and the next retry) while retrying.
   void Error(const absl::Status& status, int64_t position, absl::Time now, absl::Time retry_at,
              bool connecting = false);
+  // Paused (`control` says since when and by what), or no longer paused; `position` for the log.
+  void Paused(const LaneControl& control, int64_t position);
+  void Resumed(int64_t position);
   // The destination's own row of the board, with lag and rate (for progress lines).
   DestinationStatus Snapshot(absl::Time now) const;
 
  private:
   StatusBoard& board_;
-  const size_t index_;
+  const uint64_t key_;
   const std::string name_;
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;

@@ -1,22 +1,12 @@
 #include "server/core/engine.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 #include "server/common/log.h"
 
 namespace slate::core {
 namespace {
-
-std::vector<DestinationStatus> InitialStatuses(const std::vector<DestinationSetup>& setups,
-                                               absl::Time now) {
-  std::vector<DestinationStatus> out;
-  for (const DestinationSetup& s : setups) {
-    DestinationStatus d;
-    d.name = s.name;
-    d.dsn = s.dsn;
-    d.state_since = now;
-    out.push_back(std::move(d));
-  }
-  return out;
-}
 
 SourceStatus InitialSource(std::string dsn) {
   SourceStatus s;
@@ -29,20 +19,17 @@ SourceStatus InitialSource(std::string dsn) {
 Engine::Engine(EngineOptions options, std::string source_dsn, std::unique_ptr<WakeupSource> wakeups,
                std::vector<DestinationSetup> destinations, const Clock& clock)
     : options_(std::move(options)),
-      destinations_(std::move(destinations)),
+      clock_(clock),
       signals_(clock),
-      board_(clock, signals_, InitialSource(std::move(source_dsn)),
-             InitialStatuses(destinations_, clock.Now())),
+      board_(clock, signals_, InitialSource(std::move(source_dsn))),
       watchdog_(clock, options_.stall_timeout),
+      waiters_(clock),
       listener_(options_, std::move(wakeups), signals_, board_) {
   signals_.set_on_change([this] { board_.Touch(); });
-  for (size_t i = 0; i < destinations_.size(); ++i) {
-    reports_.push_back(
-        std::make_unique<DestinationReport>(board_, i, destinations_[i].name, clock));
-    Activity& activity =
-        watchdog_.Watch(destinations_[i].name, [this, i] { loops_[i]->Interrupt(); });
-    loops_.push_back(std::make_unique<DestinationLoop>(options_, destinations_[i], signals_,
-                                                       *reports_.back(), activity));
+  for (DestinationSetup& setup : destinations) {
+    // Names are distinct (the config says so); a duplicate here is a programming error.
+    absl::Status added = AddDestination(std::move(setup));
+    if (!added.ok()) log::Error(*log::Get("engine"), std::string(added.message()));
   }
   listener_activity_ = &watchdog_.Watch("listener", [this] { listener_.Interrupt(); });
 }
@@ -52,15 +39,123 @@ Engine::~Engine() {
   Join();
 }
 
+Engine::Lane* Engine::FindLocked(const std::string& name) const {
+  for (const std::unique_ptr<Lane>& lane : lanes_) {
+    if (lane->setup.name == name) return lane.get();
+  }
+  return nullptr;
+}
+
 void Engine::Start() {
   // LISTEN before the first passes, so nothing committed in between waits for the poll. If the
   // source is down, the listener retries and wakes every destination once it is up.
   const bool listening = listener_.Connect();
-  threads_.emplace_back([this, listening] { listener_.Run(listening, *listener_activity_); });
-  for (auto& loop : loops_) {
-    threads_.emplace_back([l = loop.get()] { l->Run(); });
+  listener_thread_ =
+      std::thread([this, listening] { listener_.Run(listening, *listener_activity_); });
+  {
+    absl::MutexLock lock(&mu_);
+    started_ = true;
+    for (auto& lane : lanes_) StartLane(*lane);
   }
   watchdog_.Start();
+}
+
+void Engine::StartLane(Lane& lane) {
+  lane.thread = std::thread([l = lane.loop.get()] { l->Run(); });
+}
+
+absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& paused_by) {
+  absl::MutexLock change(&change_mu_);
+  auto lane = std::make_unique<Lane>();
+  {
+    absl::MutexLock lock(&mu_);
+    if (FindLocked(setup.name) != nullptr) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("a destination named ", setup.name, " is already replicating"));
+    }
+  }
+  lane->id = signals_.AddLane(!paused_by.empty(), paused_by);
+  lane->setup = std::move(setup);
+  DestinationStatus initial;
+  initial.name = lane->setup.name;
+  initial.dsn = lane->setup.dsn;
+  initial.state_since = clock_.Now();
+  board_.AddDestination(lane->id, std::move(initial));
+  waiters_.Add(lane->setup.name);
+  lane->report = std::make_unique<DestinationReport>(board_, lane->id, lane->setup.name, clock_);
+  Lane* raw = lane.get();
+  lane->activity = &watchdog_.Watch(lane->setup.name, [raw] { raw->loop->Interrupt(); });
+  lane->loop = std::make_unique<DestinationLoop>(options_, lane->setup, signals_, lane->id,
+                                                 *lane->report, *lane->activity, &waiters_);
+  absl::MutexLock lock(&mu_);
+  if (started_) StartLane(*lane);
+  lanes_.push_back(std::move(lane));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::RemoveDestination(const std::string& name) {
+  absl::MutexLock change(&change_mu_);
+  Lane* lane = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    lane = FindLocked(name);
+    if (lane == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no destination named ", name, " is replicating"));
+    }
+  }
+  signals_.EndLane(lane->id);
+  if (lane->thread.joinable()) lane->thread.join();
+  watchdog_.Unwatch(*lane->activity);
+  waiters_.Remove(name);
+  board_.RemoveDestination(lane->id);
+  signals_.DropLane(lane->id);
+  std::unique_ptr<Lane> gone;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = lanes_.begin(); it != lanes_.end(); ++it) {
+      if (it->get() == lane) {
+        gone = std::move(*it);
+        lanes_.erase(it);
+        break;
+      }
+    }
+  }
+  log::Info(*log::Get("engine"), "destination removed", {{"destination", name}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Engine::LaneId(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  if (const Lane* lane = FindLocked(name)) return lane->id;
+  std::vector<std::string> names;
+  for (const auto& l : lanes_) names.push_back(l->setup.name);
+  return absl::NotFoundError(absl::StrCat("no destination named ", name,
+                                          "; the destinations are: ", absl::StrJoin(names, ", ")));
+}
+
+absl::Status Engine::Pause(const std::string& name, const std::string& by, bool* changed) {
+  absl::StatusOr<uint64_t> id = LaneId(name);
+  if (!id.ok()) return id.status();
+  const bool did = signals_.SetPaused(*id, true, by);
+  if (changed != nullptr) *changed = did;
+  if (did) log::Info(*log::Get("engine"), "pause requested", {{"destination", name}, {"by", by}});
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Resume(const std::string& name, const std::string& by, bool* changed) {
+  absl::StatusOr<uint64_t> id = LaneId(name);
+  if (!id.ok()) return id.status();
+  const bool did = signals_.SetPaused(*id, false, by);
+  if (changed != nullptr) *changed = did;
+  if (did) log::Info(*log::Get("engine"), "resume requested", {{"destination", name}, {"by", by}});
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Engine::DestinationNames() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& lane : lanes_) names.push_back(lane->setup.name);
+  return names;
 }
 
 void Engine::RequestStop() {
@@ -69,10 +164,18 @@ void Engine::RequestStop() {
 }
 
 void Engine::Join() {
-  for (std::thread& t : threads_) {
-    if (t.joinable()) t.join();
+  absl::MutexLock change(&change_mu_);
+  if (listener_thread_.joinable()) listener_thread_.join();
+  // Lanes are neither added nor removed meanwhile (change_mu_), so they outlive the joins.
+  std::vector<std::thread*> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& lane : lanes_) threads.push_back(&lane->thread);
   }
-  threads_.clear();
+  for (std::thread* t : threads) {
+    if (t->joinable()) t->join();
+  }
+  waiters_.Shutdown();
   // The watchdog outlives the others, so a thread stuck in a call during a stop is freed too.
   watchdog_.Stop();
 }

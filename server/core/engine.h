@@ -7,14 +7,26 @@
 // never delays the others. They share only the control signals (signals.h) and report to the
 // status board (status_board.h).
 //
+// Destinations come and go while it runs (a reload): AddDestination() starts one at once,
+// RemoveDestination() ends one (its open batch commits or rolls back, its connections close, its
+// writer lock goes with them) and returns when its thread has ended; the others are not touched.
+// Pause()/Resume() act on one destination's lane (signals.h). Waits for a position go through
+// waiters() (position_waiters.h).
+//
 // Threads: Start() once; RequestStop() from any thread (the signal thread, the Stop RPC); Join()
-// returns when every thread has ended (the destructor does both). Snapshot() and board() are
-// thread-safe. The clock must outlive the engine.
+// returns when every thread has ended (the destructor does both). Every other method is
+// thread-safe; Add/RemoveDestination are serialized with each other. The clock must outlive the
+// engine.
 
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 #include "server/core/clock.h"
 #include "server/core/destination_loop.h"
@@ -22,6 +34,7 @@
 #include "server/core/interfaces.h"
 #include "server/core/listener.h"
 #include "server/core/options.h"
+#include "server/core/position_waiters.h"
 #include "server/core/signals.h"
 #include "server/core/stall_watchdog.h"
 #include "server/core/status_board.h"
@@ -41,23 +54,50 @@ class Engine {
   void RequestStop();
   void Join();
 
+  // AlreadyExists when a destination of that name runs. `paused_by` non-empty: it starts paused.
+  absl::Status AddDestination(DestinationSetup setup, const std::string& paused_by = "");
+  // NotFound when none of that name runs.
+  absl::Status RemoveDestination(const std::string& name);
+  // NotFound for an unknown name. Pausing a paused destination (or resuming a running one)
+  // changes nothing and says so in *changed (optional).
+  absl::Status Pause(const std::string& name, const std::string& by, bool* changed = nullptr);
+  absl::Status Resume(const std::string& name, const std::string& by, bool* changed = nullptr);
+  std::vector<std::string> DestinationNames() const;
+
   EngineStatus Snapshot() const { return board_.Snapshot(); }
   const StatusBoard& board() const { return board_; }
   const Signals& signals() const { return signals_; }
+  PositionWaiters& waiters() { return waiters_; }
 
  private:
+  struct Lane {
+    uint64_t id = 0;
+    DestinationSetup setup;
+    std::unique_ptr<DestinationReport> report;
+    Activity* activity = nullptr;
+    std::unique_ptr<DestinationLoop> loop;
+    std::thread thread;
+  };
+  void StartLane(Lane& lane);
+  // The lane named `name`, or null.
+  Lane* FindLocked(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<uint64_t> LaneId(const std::string& name) const;
+
   // Constant after construction.
   const EngineOptions options_;
-  std::vector<DestinationSetup> destinations_;
+  const Clock& clock_;
   Signals signals_;
   StatusBoard board_;
   StallWatchdog watchdog_;
+  PositionWaiters waiters_;
   Listener listener_;
-  std::vector<std::unique_ptr<DestinationReport>> reports_;
-  std::vector<std::unique_ptr<DestinationLoop>> loops_;
   Activity* listener_activity_ = nullptr;
 
-  std::vector<std::thread> threads_;  // Start() and Join() only, on the owner's thread
+  absl::Mutex change_mu_;  // serializes AddDestination/RemoveDestination (held across a join)
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Lane>> lanes_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread listener_thread_;  // Start() and Join() only, on the owner's thread
 };
 
 }  // namespace slate::core

@@ -12,10 +12,20 @@ StallWatchdog::StallWatchdog(const Clock& clock, absl::Duration timeout)
 StallWatchdog::~StallWatchdog() { Stop(); }
 
 Activity& StallWatchdog::Watch(std::string name, std::function<void()> interrupt) {
+  absl::MutexLock lock(&mu_);
   watched_.push_back(std::make_unique<Watched>());
   watched_.back()->name = std::move(name);
   watched_.back()->interrupt = std::move(interrupt);
+  watched_.back()->last_change = clock_.Now();
   return watched_.back()->activity;
+}
+
+void StallWatchdog::Unwatch(const Activity& activity) {
+  absl::MutexLock lock(&mu_);
+  watched_.erase(
+      std::remove_if(watched_.begin(), watched_.end(),
+                     [&](const std::unique_ptr<Watched>& w) { return &w->activity == &activity; }),
+      watched_.end());
 }
 
 void StallWatchdog::Start() {
@@ -34,29 +44,24 @@ void StallWatchdog::Stop() {
 void StallWatchdog::Loop() {
   auto log = log::Get("engine");
   const absl::Duration tick = std::min(absl::Seconds(1), timeout_ / 4);
-  std::vector<uint64_t> last_ticks(watched_.size(), 0);
-  std::vector<absl::Time> last_change(watched_.size(), clock_.Now());
+  absl::MutexLock lock(&mu_);
   while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-      if (clock_.AwaitUntil(mu_, absl::Condition(&stop), clock_.Now() + tick)) return;
-    }
+    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+    if (clock_.AwaitUntil(mu_, absl::Condition(&stop), clock_.Now() + tick)) return;
     const absl::Time now = clock_.Now();
-    for (size_t i = 0; i < watched_.size(); ++i) {
-      Activity& a = watched_[i]->activity;
+    for (const std::unique_ptr<Watched>& w : watched_) {
+      Activity& a = w->activity;
       const uint64_t ticks = a.ticks_.load();
-      if (!a.busy_.load() || ticks != last_ticks[i]) {
-        last_ticks[i] = ticks;
-        last_change[i] = now;
+      if (!a.busy_.load() || ticks != w->last_ticks) {
+        w->last_ticks = ticks;
+        w->last_change = now;
         continue;
       }
-      if (now - last_change[i] < timeout_) continue;
-      last_change[i] = now;  // once per stall timeout
-      log::Warn(
-          *log, "no progress inside a database call; interrupting its connections",
-          {{"thread", watched_[i]->name}, {"stalled_seconds", absl::ToDoubleSeconds(timeout_)}});
-      watched_[i]->interrupt();
+      if (now - w->last_change < timeout_) continue;
+      w->last_change = now;  // once per stall timeout
+      log::Warn(*log, "no progress inside a database call; interrupting its connections",
+                {{"thread", w->name}, {"stalled_seconds", absl::ToDoubleSeconds(timeout_)}});
+      w->interrupt();
     }
   }
 }

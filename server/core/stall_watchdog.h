@@ -6,9 +6,10 @@
 // acknowledges), so only the caller's own clock can.
 //
 // Threads: each watched thread marks its calls with a BusyScope and its progress with Tick() on
-// its own Activity (lock-free). Watch() is called before Start(); the watchdog thread runs from
-// Start() until Stop(), and calls the interrupt callbacks (which must be thread-safe, as
-// EventSource/EventSink/WakeupSource::Interrupt are) from its own thread.
+// its own Activity (lock-free). Watch() and Unwatch() may be called at any time (destinations come
+// and go); the watchdog thread runs from Start() until Stop(), and calls the interrupt callbacks
+// (which must be thread-safe, as EventSource/EventSink/WakeupSource::Interrupt are) from its own
+// thread, under its lock: after Unwatch() returns, that callback is never called again.
 
 #include <atomic>
 #include <cstdint>
@@ -62,9 +63,10 @@ class StallWatchdog {
   StallWatchdog(const Clock& clock, absl::Duration timeout);
   ~StallWatchdog();  // Stop()
 
-  // Registers a thread by name with what interrupts its calls; the Activity lives as long as the
-  // watchdog.
+  // Registers a thread by name with what interrupts its calls; the Activity lives until
+  // Unwatch(it) or the watchdog's end.
   Activity& Watch(std::string name, std::function<void()> interrupt);
+  void Unwatch(const Activity& activity);
   void Start();
   void Stop();
 
@@ -73,16 +75,17 @@ class StallWatchdog {
     std::string name;
     std::function<void()> interrupt;
     Activity activity;
+    uint64_t last_ticks = 0;  // the watchdog thread's view
+    absl::Time last_change;
   };
   void Loop();
 
-  // Constant after Start().
   const Clock& clock_;
   const absl::Duration timeout_;
-  std::vector<std::unique_ptr<Watched>> watched_;
   std::thread thread_;
 
   absl::Mutex mu_;
+  std::vector<std::unique_ptr<Watched>> watched_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -24,6 +24,7 @@ enum class DestinationState {
   kWaitingAtHole,  // the source lacks id hole_at while later ids exist; held, not skipped
   kFailed,         // an invariant is broken; this destination stopped (last_error says why)
   kStopped,        // stopped on request
+  kPaused,         // paused on request (paused_since, paused_by): connected, copying nothing
 };
 
 absl::string_view StateName(DestinationState state);
@@ -32,7 +33,7 @@ absl::string_view StateName(DestinationState state);
 inline constexpr DestinationState kAllStates[] = {
     DestinationState::kStarting, DestinationState::kConnecting, DestinationState::kCatchingUp,
     DestinationState::kInSync,   DestinationState::kRetrying,   DestinationState::kWaitingAtHole,
-    DestinationState::kFailed,   DestinationState::kStopped};
+    DestinationState::kFailed,   DestinationState::kStopped,    DestinationState::kPaused};
 
 struct DestinationStatus {
   std::string name;
@@ -61,6 +62,10 @@ struct DestinationStatus {
   absl::Time last_heartbeat = absl::InfinitePast();
   // Errors by kind: the lower-case canonical code ("unavailable", "failed_precondition", ...).
   std::map<std::string, int64_t> errors_by_kind;
+  // While paused (whatever the state shows meanwhile, e.g. retrying): since when, and what asked.
+  bool paused = false;
+  absl::Time paused_since = absl::InfinitePast();
+  std::string paused_by;
 };
 
 struct SourceStatus {
@@ -97,6 +102,8 @@ struct EngineStatus {
   bool standby = false;
   std::string active_instance;
   absl::Time last_takeover = absl::InfinitePast();
+  int64_t reloads_applied = 0;  // config reloads that went through (or were kept, on a standby)
+  int64_t reloads_refused = 0;  // refused: an invalid file or a failed check
   SourceStatus source;
   std::vector<DestinationStatus> destinations;
 };

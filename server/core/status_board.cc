@@ -27,6 +27,8 @@ absl::string_view StateName(DestinationState state) {
       return "failed";
     case DestinationState::kStopped:
       return "stopped";
+    case DestinationState::kPaused:
+      return "paused";
   }
   return "unknown";
 }
@@ -83,19 +85,43 @@ bool AllDestinationsFailed(const EngineStatus& status) {
              [](const DestinationStatus& d) { return d.state == DestinationState::kFailed; });
 }
 
-StatusBoard::StatusBoard(const Clock& clock, const Signals& signals, SourceStatus source,
-                         std::vector<DestinationStatus> destinations)
+StatusBoard::StatusBoard(const Clock& clock, const Signals& signals, SourceStatus source)
     : clock_(clock), signals_(signals) {
   status_.start_time = clock_.Now();
   status_.source = std::move(source);
-  status_.destinations = std::move(destinations);
-  rate_samples_.resize(status_.destinations.size());
 }
 
-void StatusBoard::UpdateDestination(size_t index,
+int StatusBoard::IndexLocked(uint64_t key) const {
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == key) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void StatusBoard::AddDestination(uint64_t key, DestinationStatus status) {
+  absl::MutexLock lock(&mu_);
+  keys_.push_back(key);
+  status_.destinations.push_back(std::move(status));
+  rate_samples_.emplace_back();
+  ++version_;
+}
+
+void StatusBoard::RemoveDestination(uint64_t key) {
+  absl::MutexLock lock(&mu_);
+  const int i = IndexLocked(key);
+  if (i < 0) return;
+  keys_.erase(keys_.begin() + i);
+  status_.destinations.erase(status_.destinations.begin() + i);
+  rate_samples_.erase(rate_samples_.begin() + i);
+  ++version_;
+}
+
+void StatusBoard::UpdateDestination(uint64_t key,
                                     const std::function<void(DestinationStatus&)>& fn) {
   absl::MutexLock lock(&mu_);
-  fn(status_.destinations.at(index));
+  const int i = IndexLocked(key);
+  if (i < 0) return;
+  fn(status_.destinations[static_cast<size_t>(i)]);
   ++version_;
 }
 
@@ -110,9 +136,11 @@ void StatusBoard::Touch() {
   ++version_;
 }
 
-void StatusBoard::NoteBatch(size_t index, absl::Time when, int64_t events_total) {
+void StatusBoard::NoteBatch(uint64_t key, absl::Time when, int64_t events_total) {
   absl::MutexLock lock(&mu_);
-  auto& samples = rate_samples_.at(index);
+  const int i = IndexLocked(key);
+  if (i < 0) return;
+  auto& samples = rate_samples_[static_cast<size_t>(i)];
   samples.emplace_back(when, events_total);
   while (samples.size() > 2 && samples[1].first < when - kRateWindow) samples.pop_front();
 }
@@ -124,6 +152,20 @@ EngineStatus StatusBoard::Snapshot(absl::Time now) const {
   const KnownHead head = signals_.head();
   const bool stopping = signals_.stopping();
   absl::MutexLock lock(&mu_);
+  return SnapshotLocked(now, head, stopping);
+}
+
+DestinationStatus StatusBoard::Destination(uint64_t key, absl::Time now) const {
+  const KnownHead head = signals_.head();
+  const bool stopping = signals_.stopping();
+  absl::MutexLock lock(&mu_);
+  const int i = IndexLocked(key);
+  if (i < 0) return DestinationStatus{};
+  return SnapshotLocked(now, head, stopping).destinations[static_cast<size_t>(i)];
+}
+
+EngineStatus StatusBoard::SnapshotLocked(absl::Time now, const KnownHead& head,
+                                         bool stopping) const {
   EngineStatus out = status_;
   out.stopping = stopping;
   out.source.max_id = head.max_id;

@@ -27,14 +27,20 @@ namespace slate::core {
 class StatusBoard {
  public:
   // `clock` and `signals` must outlive the board.
-  StatusBoard(const Clock& clock, const Signals& signals, SourceStatus source,
-              std::vector<DestinationStatus> destinations);
+  StatusBoard(const Clock& clock, const Signals& signals, SourceStatus source);
 
-  // Mutates destination `index` (or the source) under the lock and wakes status watchers.
-  void UpdateDestination(size_t index, const std::function<void(DestinationStatus&)>& fn);
+  // Destinations come and go (a reload); each has a key, its row in snapshots follows those
+  // added before it.
+  void AddDestination(uint64_t key, DestinationStatus status);
+  void RemoveDestination(uint64_t key);
+  // Mutates destination `key` (or the source) under the lock and wakes status watchers. A key
+  // not (or no longer) on the board is ignored.
+  void UpdateDestination(uint64_t key, const std::function<void(DestinationStatus&)>& fn);
   void UpdateSource(const std::function<void(SourceStatus&)>& fn);
   // Records a committed batch for the rate window.
-  void NoteBatch(size_t index, absl::Time when, int64_t events_total);
+  void NoteBatch(uint64_t key, absl::Time when, int64_t events_total);
+  // Destination `key`'s row of Snapshot(now) (default-constructed when not on the board).
+  DestinationStatus Destination(uint64_t key, absl::Time now) const;
   // Wakes status watchers (the signals changed).
   void Touch();
 
@@ -52,7 +58,13 @@ class StatusBoard {
   const Signals& signals_;
 
   mutable absl::Mutex mu_;
+  EngineStatus SnapshotLocked(absl::Time now, const KnownHead& head, bool stopping) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The index of `key` in status_.destinations, or -1.
+  int IndexLocked(uint64_t key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   EngineStatus status_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> keys_ ABSL_GUARDED_BY(mu_);  // parallel to status_.destinations
   std::vector<std::deque<std::pair<absl::Time, int64_t>>> rate_samples_ ABSL_GUARDED_BY(mu_);
   uint64_t version_ ABSL_GUARDED_BY(mu_) = 0;
 };

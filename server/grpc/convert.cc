@@ -37,6 +37,8 @@ v1::DestinationStatus::State ToProto(core::DestinationState s) {
       return v1::DestinationStatus::STATE_FAILED;
     case core::DestinationState::kStopped:
       return v1::DestinationStatus::STATE_STOPPED;
+    case core::DestinationState::kPaused:
+      return v1::DestinationStatus::STATE_PAUSED;
   }
   return v1::DestinationStatus::STATE_UNSPECIFIED;
 }
@@ -112,17 +114,42 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
     }
     o->set_hole_at_id(d.hole_at);
     if (d.hole_at != 0) SetIfKnown(d.hole_since, o, &v1::DestinationStatus::mutable_hole_since);
+    o->set_paused(d.paused);
+    if (d.paused) {
+      SetIfKnown(d.paused_since, o, &v1::DestinationStatus::mutable_paused_since);
+      o->set_paused_by(d.paused_by);
+    }
+  }
+}
+
+void ToProto(const core::Check& c, v1::Check* check) {
+  check->set_name(c.name);
+  check->set_result(ToProto(c.result));
+  check->set_message(c.message);
+}
+
+void ToProto(const core::ReloadReport& report, v1::ReloadResponse* out) {
+  out->set_applied(report.applied);
+  for (const std::string& s : report.added) out->add_added(s);
+  for (const std::string& s : report.removed) out->add_removed(s);
+  for (const std::string& s : report.reconnected) out->add_reconnected(s);
+  for (const std::string& s : report.unchanged) out->add_unchanged(s);
+  for (const std::string& s : report.needs_restart) out->add_needs_restart(s);
+  for (const std::string& s : report.warnings) out->add_warnings(s);
+  for (const core::Check& c : report.checks) ToProto(c, out->add_checks());
+}
+
+void ToProto(const core::WaitResult& result, v1::WaitForPositionResponse* out) {
+  for (const auto& [name, position] : result.positions) {
+    v1::DestinationPosition* p = out->add_positions();
+    p->set_name(name);
+    p->set_position(position);
   }
 }
 
 void ToProto(const core::ValidationReport& report, v1::ValidateResponse* out) {
   out->set_passed(report.passed());
-  for (const core::Check& c : report.checks) {
-    v1::Check* check = out->add_checks();
-    check->set_name(c.name);
-    check->set_result(ToProto(c.result));
-    check->set_message(c.message);
-  }
+  for (const core::Check& c : report.checks) ToProto(c, out->add_checks());
   for (const std::string& p : report.parameters) out->add_parameters(p);
 }
 

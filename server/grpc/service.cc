@@ -1,6 +1,9 @@
 #include "server/grpc/service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
 #include "server/common/log.h"
@@ -21,6 +24,23 @@ bool SameSecret(const std::string& a, const std::string& b) {
   return diff == 0;
 }
 
+constexpr absl::Duration kDefaultWaitTimeout = absl::Seconds(30);
+constexpr absl::Duration kMaxWaitTimeout = absl::Hours(24);
+
+// "who asked" for status and the log: the RPC, the peer and the reason given.
+std::string Requester(const char* rpc, const grpc::ServerContextBase& context,
+                      const std::string& reason) {
+  std::string by = absl::StrCat(rpc, " from ", context.peer());
+  if (!reason.empty()) absl::StrAppend(&by, ": ", reason.substr(0, 200));
+  return by;
+}
+
+grpc::Status NeedName(const std::string& name) {
+  if (!name.empty()) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      "name is required: a destination's config name (slatectl status lists them)");
+}
+
 // The last word: a stop began and every destination has ended.
 bool Finished(const core::EngineStatus& s) { return s.stopping && core::AllDestinationsEnded(s); }
 
@@ -29,7 +49,7 @@ bool Finished(const core::EngineStatus& s) { return s.stopping && core::AllDesti
 ReplicatorServiceImpl::ReplicatorServiceImpl(core::Control* control, std::string token)
     : control_(control), token_(std::move(token)) {}
 
-grpc::Status ReplicatorServiceImpl::Authorize(const grpc::ServerContext& context) const {
+grpc::Status ReplicatorServiceImpl::Authorize(const grpc::ServerContextBase& context) const {
   if (token_.empty()) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
@@ -98,6 +118,92 @@ grpc::Status ReplicatorServiceImpl::Stop(grpc::ServerContext* context,
             {{"peer", context->peer()}, {"deadline_seconds", absl::ToDoubleSeconds(deadline)}});
   control_->Stop(deadline);  // only requests: main stops the engine and then this server
   return grpc::Status::OK;
+}
+
+grpc::Status ReplicatorServiceImpl::Reload(grpc::ServerContext* context, const v1::ReloadRequest*,
+                                           v1::ReloadResponse* response) {
+  if (grpc::Status s = Authorize(*context); !s.ok()) return s;
+  log::Info(*log::Get("rpc"), "reload requested over the API", {{"peer", context->peer()}});
+  auto report = control_->Reload();
+  if (!report.ok()) return ToGrpc(report.status());
+  ToProto(*report, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicatorServiceImpl::PauseDestination(grpc::ServerContext* context,
+                                                     const v1::PauseDestinationRequest* request,
+                                                     v1::PauseDestinationResponse* response) {
+  if (grpc::Status s = Authorize(*context); !s.ok()) return s;
+  if (grpc::Status s = NeedName(request->name()); !s.ok()) return s;
+  bool changed = false;
+  if (absl::Status s = control_->Pause(
+          request->name(), Requester("PauseDestination", *context, request->reason()), &changed);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  response->set_changed(changed);
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicatorServiceImpl::ResumeDestination(grpc::ServerContext* context,
+                                                      const v1::ResumeDestinationRequest* request,
+                                                      v1::ResumeDestinationResponse* response) {
+  if (grpc::Status s = Authorize(*context); !s.ok()) return s;
+  if (grpc::Status s = NeedName(request->name()); !s.ok()) return s;
+  bool changed = false;
+  if (absl::Status s = control_->Resume(
+          request->name(), Requester("ResumeDestination", *context, request->reason()), &changed);
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  response->set_changed(changed);
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* ReplicatorServiceImpl::WaitForPosition(
+    grpc::CallbackServerContext* context, const v1::WaitForPositionRequest* request,
+    v1::WaitForPositionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status s = Authorize(*context); !s.ok()) {
+    reactor->Finish(s);
+    return reactor;
+  }
+  if (request->id() < 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 absl::StrCat("id must not be negative (got ", request->id(),
+                                              "): pass the id insert_events returned")));
+    return reactor;
+  }
+  absl::Duration timeout = kDefaultWaitTimeout;
+  if (request->has_timeout()) {
+    timeout =
+        absl::Seconds(request->timeout().seconds()) + absl::Nanoseconds(request->timeout().nanos());
+    if (timeout <= absl::ZeroDuration()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "timeout must be positive; leave it unset for 30 seconds"));
+      return reactor;
+    }
+    timeout = std::min(timeout, kMaxWaitTimeout);
+  }
+  std::vector<std::string> names(request->destinations().begin(), request->destinations().end());
+  const int64_t id = request->id();
+  absl::Status s = control_->WaitForPosition(
+      id, std::move(names), timeout, [reactor, response, id](core::WaitResult r) {
+        ToProto(r, response);
+        if (r.status.ok()) {
+          reactor->Finish(grpc::Status::OK);
+          return;
+        }
+        std::vector<std::string> at;
+        for (const auto& [name, position] : r.positions) {
+          at.push_back(absl::StrCat(name, " at ", position));
+        }
+        reactor->Finish(ToGrpc(absl::Status(
+            r.status.code(), absl::StrCat(r.status.message(), " (waiting for id ", id,
+                                          "; positions: ", absl::StrJoin(at, ", "), ")"))));
+      });
+  if (!s.ok()) reactor->Finish(ToGrpc(s));
+  return reactor;
 }
 
 }  // namespace slate::rpc

@@ -72,6 +72,10 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
         "Unix time this instance last became active (took the leader lock); 0 when never.", G,
         Seconds(s.last_takeover));
   f.Add("stopping", "1 once a stop has begun.", G, s.stopping ? 1 : 0);
+  f.Add("config_reloads_total", "Config reloads (SIGHUP, Reload) by result.", C,
+        static_cast<double>(s.reloads_applied), {{"result", "applied"}});
+  f.Add("config_reloads_total", "Config reloads (SIGHUP, Reload) by result.", C,
+        static_cast<double>(s.reloads_refused), {{"result", "refused"}});
 
   f.Add("source_max_id", "Highest event id known committed on the source.", G,
         static_cast<double>(s.source.max_id));
@@ -119,6 +123,11 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
           Seconds(d.last_heartbeat), {dest});
     f.Add("destination_hole_id", "The first missing id the destination waits at; 0 when none.", G,
           static_cast<double>(d.hole_at), {dest});
+    f.Add("destination_paused", "1 while the destination is paused on request.", G,
+          d.paused ? 1 : 0, {dest});
+    f.Add("destination_paused_since_timestamp_seconds",
+          "Unix time the destination was paused; 0 while not paused.", G,
+          d.paused ? Seconds(d.paused_since) : 0, {dest});
   }
   return f.Take();
 }

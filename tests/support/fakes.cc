@@ -102,7 +102,20 @@ absl::Status FakeEventSink::Connect() {
     absl::MutexLock lock(&db_.faults_.mu);
     if (!db_.faults_.outage.ok()) return db_.faults_.outage;
   }
-  return db_.faults_.Take(db_.faults_.connect);
+  absl::Status s = db_.faults_.Take(db_.faults_.connect);
+  if (s.ok()) {
+    absl::MutexLock lock(&db_.faults_.mu);
+    ++db_.faults_.connects;
+    db_.faults_.connected = true;
+  }
+  return s;
+}
+
+void FakeEventSink::Close() {
+  open_.clear();
+  in_batch_ = false;
+  absl::MutexLock lock(&db_.faults_.mu);
+  db_.faults_.connected = false;
 }
 
 absl::Status FakeEventSink::Ping() {

@@ -68,6 +68,9 @@ struct Faults {
   bool release ABSL_GUARDED_BY(mu) = false;
   // Batches rolled back with rows in them.
   int aborted_batches ABSL_GUARDED_BY(mu) = 0;
+  // Sessions: connects that succeeded, and whether one is open (its writer lock held).
+  int connects ABSL_GUARDED_BY(mu) = 0;
+  bool connected ABSL_GUARDED_BY(mu) = false;
 };
 
 class FakeEventSource : public core::EventSource {
@@ -105,10 +108,7 @@ class FakeEventSink : public core::EventSink {
  public:
   explicit FakeEventSink(FakeSinkDb& db) : db_(db) {}
   absl::Status Connect() override;
-  void Close() override {
-    open_.clear();
-    in_batch_ = false;
-  }
+  void Close() override;
   // Ends a Write that hangs (Faults::hang_writes) with Unavailable.
   void Interrupt() override;
   absl::StatusOr<int64_t> Position() override { return db_.Position(); }

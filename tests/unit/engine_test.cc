@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
 #include "server/core/copy_pass.h"
@@ -32,15 +33,7 @@ class EngineTest : public ::testing::Test {
  protected:
   void Build(int destinations, absl::Duration stall_timeout = absl::ZeroDuration()) {
     std::vector<core::DestinationSetup> setups;
-    for (int i = 0; i < destinations; ++i) {
-      sinks_.push_back(std::make_unique<FakeSinkDb>());
-      core::DestinationSetup s;
-      s.name = "d" + std::to_string(i);
-      s.dsn = "fake/" + s.name;
-      s.source = std::make_unique<FakeEventSource>(source_);
-      s.sink = std::make_unique<FakeEventSink>(*sinks_.back());
-      setups.push_back(std::move(s));
-    }
+    for (int i = 0; i < destinations; ++i) setups.push_back(NewSetup("d" + std::to_string(i)));
     auto wakeups = std::make_unique<FakeWakeups>();
     wakeups_ = wakeups.get();
     options_.max_events_per_write = 10;
@@ -51,6 +44,51 @@ class EngineTest : public ::testing::Test {
     options_.stall_timeout = stall_timeout;
     engine_ = std::make_unique<core::Engine>(options_, "fake/source", std::move(wakeups),
                                              std::move(setups), clock_);
+  }
+
+  // A destination on a new fake database (sinks_.back()).
+  core::DestinationSetup NewSetup(const std::string& name) {
+    sinks_.push_back(std::make_unique<FakeSinkDb>());
+    core::DestinationSetup s;
+    s.name = name;
+    s.dsn = "fake/" + s.name;
+    s.source = std::make_unique<FakeEventSource>(source_);
+    s.sink = std::make_unique<FakeEventSink>(*sinks_.back());
+    return s;
+  }
+
+  // The status row of the destination named `name` (default when absent).
+  static core::DestinationStatus Row(const core::EngineStatus& s, const std::string& name) {
+    for (const core::DestinationStatus& d : s.destinations) {
+      if (d.name == name) return d;
+    }
+    return {};
+  }
+  bool AwaitNamed(const std::string& name, int64_t position, core::DestinationState state) {
+    return engine_->board().Await(
+        [&](const core::EngineStatus& s) {
+          const core::DestinationStatus d = Row(s, name);
+          return d.name == name && d.position == position && d.state == state;
+        },
+        kWait);
+  }
+  static int Connects(FakeSinkDb& db) {
+    absl::MutexLock lock(&db.faults().mu);
+    return db.faults().connects;
+  }
+  static bool Connected(FakeSinkDb& db) {
+    absl::MutexLock lock(&db.faults().mu);
+    return db.faults().connected;
+  }
+  static void AwaitHolding(FakeSinkDb& db) {
+    Faults& f = db.faults();
+    absl::MutexLock lock(&f.mu);
+    auto holding = [&f]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(f.mu) { return f.holding; };
+    ASSERT_TRUE(f.mu.AwaitWithTimeout(absl::Condition(&holding), kWait));
+  }
+  static void Release(FakeSinkDb& db) {
+    absl::MutexLock lock(&db.faults().mu);
+    db.faults().release = true;
   }
 
   // Waits (real time, bounded) until `n` engine threads wait on the clock.
@@ -419,6 +457,245 @@ TEST_F(EngineTest, StopRollsBackTheOpenBatchAndKeepsTheCommittedOnes) {
   EXPECT_TRUE(core::AllDestinationsEnded(s));
   EXPECT_EQ(s.destinations[0].state, core::DestinationState::kStopped);
   EXPECT_EQ(s.destinations[0].position, committed);
+}
+
+TEST_F(EngineTest, ADestinationAddedWhileRunningCatchesUpAndTheOthersAreNotTouched) {
+  for (int i = 0; i < 20; ++i) source_.AddTransaction(7);
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 140));
+  const int64_t batches_before = engine_->Snapshot().destinations[0].batches_total;
+  ASSERT_TRUE(engine_->AddDestination(NewSetup("added")).ok());
+  EXPECT_EQ(engine_->AddDestination(NewSetup("added")).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(AwaitNamed("added", 140, core::DestinationState::kInSync));
+  EXPECT_EQ(sinks_[1]->Rows().size(), 140u);
+  source_.AddTransaction(3);
+  WakeWith(143);
+  ASSERT_TRUE(AwaitNamed("d0", 143, core::DestinationState::kInSync));
+  ASSERT_TRUE(AwaitNamed("added", 143, core::DestinationState::kInSync));
+  // d0 went on in its one session: no reconnect, one more batch for the new transaction.
+  EXPECT_EQ(Connects(*sinks_[0]), 1);
+  EXPECT_EQ(engine_->Snapshot().destinations[0].batches_total, batches_before + 1);
+  EXPECT_EQ(engine_->DestinationNames(), (std::vector<std::string>{"d0", "added"}));
+}
+
+TEST_F(EngineTest, ARemovedDestinationStopsAndReleasesItsSessionWhileTheOthersGoOn) {
+  for (int i = 0; i < 20; ++i) source_.AddTransaction(7);
+  Build(2);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 140));
+  ASSERT_TRUE(AwaitPosition(1, 140));
+  ASSERT_TRUE(Connected(*sinks_[0]));
+  ASSERT_TRUE(engine_->RemoveDestination("d0").ok());
+  EXPECT_FALSE(Connected(*sinks_[0])) << "its session (and writer lock) must be released";
+  EXPECT_EQ(engine_->RemoveDestination("d0").code(), absl::StatusCode::kNotFound);
+  const core::EngineStatus s = engine_->Snapshot();
+  ASSERT_EQ(s.destinations.size(), 1u);
+  EXPECT_EQ(s.destinations[0].name, "d1");
+  source_.AddTransaction(3);
+  WakeWith(143);
+  ASSERT_TRUE(AwaitNamed("d1", 143, core::DestinationState::kInSync));
+  EXPECT_EQ(sinks_[0]->Position(), 140) << "a removed destination is written no more";
+  EXPECT_EQ(Connects(*sinks_[1]), 1);
+}
+
+TEST_F(EngineTest, RemovingADestinationRollsBackItsOpenBatch) {
+  for (int i = 0; i < 200; ++i) source_.AddTransaction(3);
+  Build(1);
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().hold_at_id = 100;
+  }
+  engine_->Start();
+  AwaitHolding(*sinks_[0]);
+  const int64_t committed = sinks_[0]->Position();
+  std::thread remover([&] { EXPECT_TRUE(engine_->RemoveDestination("d0").ok()); });
+  // The removal is asked for (lane 1 ends) before the held write returns.
+  while (!engine_->signals().Lane(1).ending) std::this_thread::yield();
+  Release(*sinks_[0]);
+  remover.join();
+  EXPECT_EQ(sinks_[0]->Position(), committed);
+  absl::MutexLock lock(&sinks_[0]->faults().mu);
+  EXPECT_EQ(sinks_[0]->faults().aborted_batches, 1);
+  EXPECT_FALSE(sinks_[0]->faults().connected);
+}
+
+TEST_F(EngineTest, PauseLetsTheOpenBatchCommitAndResumeGoesOnFromThePosition) {
+  for (int i = 0; i < 200; ++i) source_.AddTransaction(3);
+  Build(2);
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().hold_at_id = 100;
+  }
+  engine_->Start();
+  AwaitHolding(*sinks_[0]);
+  bool changed = false;
+  ASSERT_TRUE(engine_->Pause("d0", "test", &changed).ok());
+  EXPECT_TRUE(changed);
+  Release(*sinks_[0]);
+  ASSERT_TRUE(AwaitState(0, core::DestinationState::kPaused));
+  const int64_t paused_at = sinks_[0]->Position();
+  EXPECT_GE(paused_at, 100) << "the batch open at the pause commits";
+  EXPECT_LT(paused_at, 600);
+  EXPECT_EQ(paused_at % 3, 0) << "a source transaction was split";
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    EXPECT_EQ(sinks_[0]->faults().aborted_batches, 0);
+  }
+  ASSERT_TRUE(AwaitPosition(1, 600)) << "the other destination is not paused";
+  ASSERT_TRUE(engine_->Pause("d0", "again", &changed).ok());
+  EXPECT_FALSE(changed);
+  // Paused: wake-ups copy nothing; its lag shows, and the poll keeps its heartbeat.
+  source_.AddTransaction(3);
+  WakeWith(603);
+  ASSERT_TRUE(AwaitPosition(1, 603));
+  const absl::Time heartbeat = engine_->Snapshot().destinations[0].last_heartbeat;
+  ASSERT_TRUE(DriveUntil(
+      [&](const core::EngineStatus& s) { return s.destinations[0].last_heartbeat > heartbeat; }));
+  core::EngineStatus s = engine_->Snapshot();
+  EXPECT_EQ(s.destinations[0].state, core::DestinationState::kPaused);
+  EXPECT_EQ(s.destinations[0].position, paused_at);
+  EXPECT_EQ(s.destinations[0].lag_events, 603 - paused_at);
+  EXPECT_GT(s.destinations[0].lag_seconds, 0);
+  EXPECT_TRUE(s.destinations[0].paused);
+  EXPECT_EQ(s.destinations[0].paused_by, "test");
+  EXPECT_EQ(sinks_[0]->Position(), paused_at);
+  EXPECT_EQ(Connects(*sinks_[0]), 1) << "a pause keeps the session";
+  EXPECT_TRUE(Connected(*sinks_[0]));
+
+  ASSERT_TRUE(engine_->Resume("d0", "test", &changed).ok());
+  EXPECT_TRUE(changed);
+  ASSERT_TRUE(AwaitPosition(0, 603));
+  s = engine_->Snapshot();
+  EXPECT_FALSE(s.destinations[0].paused);
+  EXPECT_EQ(Connects(*sinks_[0]), 1);
+  const std::vector<FakeRow> rows = sinks_[0]->Rows();
+  for (size_t i = 0; i < rows.size(); ++i) ASSERT_EQ(rows[i].id, static_cast<int64_t>(i) + 1);
+  EXPECT_EQ(engine_->Pause("nope", "test").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, ADestinationAddedPausedConnectsAndCopiesNothing) {
+  for (int i = 0; i < 20; ++i) source_.AddTransaction(7);
+  Build(1);
+  engine_->Start();
+  ASSERT_TRUE(engine_->AddDestination(NewSetup("later"), "config").ok());
+  ASSERT_TRUE(AwaitNamed("later", 0, core::DestinationState::kPaused));
+  EXPECT_EQ(Row(engine_->Snapshot(), "later").paused_by, "config");
+  EXPECT_TRUE(Connected(*sinks_[1]));
+  ASSERT_TRUE(engine_->Resume("later", "test").ok());
+  ASSERT_TRUE(AwaitNamed("later", 140, core::DestinationState::kInSync));
+}
+
+TEST_F(EngineTest, AWaitIsAnsweredByTheCommitItWaitedFor) {
+  for (int i = 0; i < 20; ++i) source_.AddTransaction(7);
+  Build(2);
+  engine_->Start();
+  ASSERT_TRUE(AwaitPosition(0, 140));
+  ASSERT_TRUE(AwaitPosition(1, 140));
+  absl::Notification answered;
+  core::WaitResult result;
+  int64_t committed_when_answered[2] = {0, 0};
+  ASSERT_TRUE(engine_->waiters()
+                  .Wait(143, {}, clock_.Now() + absl::Hours(1),
+                        [&](core::WaitResult r) {
+                          committed_when_answered[0] = sinks_[0]->Position();
+                          committed_when_answered[1] = sinks_[1]->Position();
+                          result = std::move(r);
+                          answered.Notify();
+                        })
+                  .ok());
+  EXPECT_FALSE(answered.HasBeenNotified());
+  source_.AddTransaction(3);
+  WakeWith(143);
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(kWait));
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_EQ(result.positions.size(), 2u);
+  EXPECT_EQ(result.positions[0], (std::pair<std::string, int64_t>{"d0", 143}));
+  EXPECT_EQ(result.positions[1], (std::pair<std::string, int64_t>{"d1", 143}));
+  // Never before the commit it reports.
+  EXPECT_GE(committed_when_answered[0], 143);
+  EXPECT_GE(committed_when_answered[1], 143);
+
+  // Already there: answered at once. Not there in time: DeadlineExceeded with the positions.
+  core::WaitResult now;
+  ASSERT_TRUE(engine_->waiters()
+                  .Wait(10, {"d1"}, clock_.Now() + absl::Hours(1),
+                        [&](core::WaitResult r) { now = std::move(r); })
+                  .ok());
+  EXPECT_TRUE(now.status.ok());
+  absl::Notification timed_out;
+  core::WaitResult late;
+  ASSERT_TRUE(engine_->waiters()
+                  .Wait(1000, {"d0"}, clock_.Now() + absl::Seconds(5),
+                        [&](core::WaitResult r) {
+                          late = std::move(r);
+                          timed_out.Notify();
+                        })
+                  .ok());
+  while (!timed_out.HasBeenNotified()) {
+    clock_.AdvanceToNextDeadline();
+    timed_out.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(late.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(late.positions[0], (std::pair<std::string, int64_t>{"d0", 143}));
+  EXPECT_EQ(engine_->waiters().Wait(1, {"nope"}, clock_.Now(), [](core::WaitResult) {}).code(),
+            absl::StatusCode::kNotFound);
+
+  // A destination removed while waited on settles its waiters.
+  core::WaitResult removed;
+  ASSERT_TRUE(engine_->waiters()
+                  .Wait(1000, {"d0"}, clock_.Now() + absl::Hours(1),
+                        [&](core::WaitResult r) { removed = std::move(r); })
+                  .ok());
+  ASSERT_TRUE(engine_->RemoveDestination("d0").ok());
+  EXPECT_EQ(removed.status.code(), absl::StatusCode::kFailedPrecondition);
+  // A stop settles the rest.
+  core::WaitResult stopped;
+  ASSERT_TRUE(engine_->waiters()
+                  .Wait(1000, {}, clock_.Now() + absl::Hours(1),
+                        [&](core::WaitResult r) { stopped = std::move(r); })
+                  .ok());
+  engine_->RequestStop();
+  engine_->Join();
+  EXPECT_EQ(stopped.status.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(PositionWaitersTest, TenThousandWaitersAreEachAnsweredOnceInIdOrder) {
+  FakeClock clock;
+  core::PositionWaiters waiters(clock);
+  waiters.Add("a");
+  waiters.Add("b");
+  constexpr int kWaiters = 10000;
+  std::vector<int> answers(kWaiters, 0);
+  std::vector<int64_t> answered_at(kWaiters, 0);
+  int64_t b_position = 0;
+  for (int i = 0; i < kWaiters; ++i) {
+    ASSERT_TRUE(waiters
+                    .Wait(i + 1, {}, clock.Now() + absl::Hours(1),
+                          [&, i](core::WaitResult r) {
+                            ASSERT_TRUE(r.status.ok());
+                            ++answers[static_cast<size_t>(i)];
+                            answered_at[static_cast<size_t>(i)] = b_position;
+                          })
+                    .ok());
+  }
+  waiters.Committed("a", kWaiters);  // b is still at 0: nobody is answered
+  EXPECT_EQ(waiters.waiting(), static_cast<size_t>(kWaiters));
+  for (int64_t p = 100; p <= kWaiters; p += 100) {
+    b_position = p;
+    waiters.Committed("b", p);
+    EXPECT_EQ(waiters.waiting(), static_cast<size_t>(kWaiters - p));
+  }
+  for (int i = 0; i < kWaiters; ++i) {
+    ASSERT_EQ(answers[static_cast<size_t>(i)], 1);
+    // Answered by the first commit at or past its id.
+    ASSERT_EQ(answered_at[static_cast<size_t>(i)], (i / 100 + 1) * 100);
+  }
+  waiters.Committed("b", 5);  // positions only rise
+  core::WaitResult r;
+  ASSERT_TRUE(waiters.Wait(kWaiters, {"b"}, clock.Now(), [&](core::WaitResult x) { r = x; }).ok());
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_EQ(r.positions[0].second, kWaiters);
 }
 
 }  // namespace

@@ -41,6 +41,30 @@ class FakeControl : public core::Control {
     status_.stopping = true;
     ++version_;
   }
+  absl::StatusOr<core::ReloadReport> Reload() override {
+    absl::MutexLock lock(&mu_);
+    ++reloads;
+    return next_reload;
+  }
+  absl::Status Pause(const std::string& name, const std::string& by, bool* changed) override {
+    absl::MutexLock lock(&mu_);
+    if (name != "replica") return absl::NotFoundError("no destination named '" + name + "'");
+    *changed = paused_by.empty();
+    if (*changed) paused_by = by;
+    return absl::OkStatus();
+  }
+  absl::Status Resume(const std::string& name, const std::string& by, bool* changed) override {
+    absl::MutexLock lock(&mu_);
+    if (name != "replica") return absl::NotFoundError("no destination named '" + name + "'");
+    *changed = !paused_by.empty();
+    paused_by.clear();
+    resumed_by = by;
+    return absl::OkStatus();
+  }
+  absl::Status WaitForPosition(int64_t id, std::vector<std::string> names, absl::Duration timeout,
+                               core::PositionWaiters::Done done) override {
+    return waiters.Wait(id, std::move(names), absl::Now() + timeout, std::move(done));
+  }
   void Update(const std::function<void(core::EngineStatus&)>& fn) {
     absl::MutexLock lock(&mu_);
     fn(status_);
@@ -49,6 +73,13 @@ class FakeControl : public core::Control {
 
   std::string last_config_json;
   absl::Duration stop_deadline = absl::InfiniteDuration();
+  // Pause/Resume of the one destination, "replica".
+  std::string paused_by;
+  std::string resumed_by;
+  int reloads = 0;
+  absl::StatusOr<core::ReloadReport> next_reload = core::ReloadReport{};
+  // A real waiter registry: the tests commit positions into it.
+  core::PositionWaiters waiters{core::Clock::Real()};
 
  private:
   mutable absl::Mutex mu_;
@@ -63,6 +94,8 @@ using grpc::health::v1::HealthCheckResponse;
 class RpcServiceTest : public ::testing::Test {
  protected:
   void Start(const std::string& token = "") {
+    control_.waiters.Add("replica");
+    control_.waiters.Add("other");
     control_.Update([](core::EngineStatus& s) {
       s.start_time = absl::Now() - absl::Seconds(90);
       s.source.dsn = "u@src:5432/events";
@@ -237,6 +270,148 @@ TEST_F(RpcServiceTest, AnAddressInUseIsAClearError) {
   options.tls_key_file = "/nonexistent.key";
   EXPECT_EQ(RpcServer::Start(options, &control_).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RpcServiceTest, PauseAndResumeNameTheRequesterAndRefuseUnknownNames) {
+  Start();
+  v1::PauseDestinationRequest pause;
+  pause.set_name("replica");
+  pause.set_reason("vacuum full");
+  v1::PauseDestinationResponse paused;
+  auto c1 = Context();
+  ASSERT_TRUE(stub_->PauseDestination(c1.get(), pause, &paused).ok());
+  EXPECT_TRUE(paused.changed());
+  EXPECT_NE(control_.paused_by.find("PauseDestination from "), std::string::npos)
+      << control_.paused_by;
+  EXPECT_NE(control_.paused_by.find(": vacuum full"), std::string::npos) << control_.paused_by;
+  auto c2 = Context();
+  ASSERT_TRUE(stub_->PauseDestination(c2.get(), pause, &paused).ok());
+  EXPECT_FALSE(paused.changed());  // already paused: nothing changes
+
+  v1::ResumeDestinationRequest resume;
+  resume.set_name("replica");
+  v1::ResumeDestinationResponse resumed;
+  auto c3 = Context();
+  ASSERT_TRUE(stub_->ResumeDestination(c3.get(), resume, &resumed).ok());
+  EXPECT_TRUE(resumed.changed());
+  EXPECT_NE(control_.resumed_by.find("ResumeDestination from "), std::string::npos);
+
+  pause.set_name("nope");
+  auto c4 = Context();
+  const grpc::Status unknown = stub_->PauseDestination(c4.get(), pause, &paused);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(unknown.error_message().find("nope"), std::string::npos);
+  pause.set_name("");
+  auto c5 = Context();
+  EXPECT_EQ(stub_->PauseDestination(c5.get(), pause, &paused).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(RpcServiceTest, ReloadReturnsTheReportOrTheRefusal) {
+  Start();
+  core::ReloadReport report;
+  report.applied = true;
+  report.added = {"third"};
+  report.needs_restart = {"pollInterval: 1s -> 2s, needs a restart"};
+  control_.next_reload = report;
+  v1::ReloadResponse r;
+  auto c1 = Context();
+  ASSERT_TRUE(stub_->Reload(c1.get(), {}, &r).ok());
+  EXPECT_TRUE(r.applied());
+  ASSERT_EQ(r.added_size(), 1);
+  EXPECT_EQ(r.added(0), "third");
+  ASSERT_EQ(r.needs_restart_size(), 1);
+  control_.next_reload = absl::InvalidArgumentError("reload refused: eventSource: required");
+  auto c2 = Context();
+  const grpc::Status refused = stub_->Reload(c2.get(), {}, &r);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("eventSource: required"), std::string::npos);
+  EXPECT_EQ(control_.reloads, 2);
+}
+
+TEST_F(RpcServiceTest, WaitForPositionRefusesBadArguments) {
+  Start();
+  v1::WaitForPositionResponse r;
+  v1::WaitForPositionRequest negative;
+  negative.set_id(-1);
+  auto c1 = Context();
+  EXPECT_EQ(stub_->WaitForPosition(c1.get(), negative, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::WaitForPositionRequest zero;
+  zero.set_id(5);
+  zero.mutable_timeout()->set_seconds(0);
+  auto c2 = Context();
+  EXPECT_EQ(stub_->WaitForPosition(c2.get(), zero, &r).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::WaitForPositionRequest unknown;
+  unknown.set_id(5);
+  unknown.add_destinations("nope");
+  auto c3 = Context();
+  const grpc::Status s = stub_->WaitForPosition(c3.get(), unknown, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("replica"), std::string::npos) << "names the known ones";
+}
+
+TEST_F(RpcServiceTest, WaitForPositionTimesOutWithThePositions) {
+  Start();
+  control_.waiters.Committed("replica", 7);
+  v1::WaitForPositionRequest req;
+  req.set_id(10);
+  req.add_destinations("replica");
+  req.mutable_timeout()->set_nanos(50 * 1000 * 1000);
+  v1::WaitForPositionResponse r;
+  auto c = Context();
+  const grpc::Status s = stub_->WaitForPosition(c.get(), req, &r);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_NE(s.error_message().find("replica at 7"), std::string::npos) << s.error_message();
+}
+
+// Many calls wait at once, each holding no server thread: a commit answers them all.
+TEST_F(RpcServiceTest, ThousandsOfWaitersAreAnsweredByOneCommit) {
+  Start();
+  constexpr int kWaiters = 2000;
+  grpc::CompletionQueue cq;
+  struct Call {
+    grpc::ClientContext context;
+    v1::WaitForPositionResponse response;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::WaitForPositionResponse>> reader;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < kWaiters; ++i) {
+    auto call = std::make_unique<Call>();
+    call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::WaitForPositionRequest req;
+    req.set_id(100 + i % 10);
+    req.mutable_timeout()->set_seconds(60);
+    call->reader = stub_->AsyncWaitForPosition(&call->context, req, &cq);
+    call->reader->Finish(&call->response, &call->status, call.get());
+    calls.push_back(std::move(call));
+  }
+  // Every call has reached the server (and waits) before the commits.
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (control_.waiters.waiting() < static_cast<size_t>(kWaiters) && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(control_.waiters.waiting(), static_cast<size_t>(kWaiters));
+  control_.waiters.Committed("other", 200);
+  EXPECT_EQ(control_.waiters.waiting(), static_cast<size_t>(kWaiters)) << "replica is not there";
+  control_.waiters.Committed("replica", 109);
+  int ok = 0;
+  for (int i = 0; i < kWaiters; ++i) {
+    void* tag = nullptr;
+    bool fine = false;
+    ASSERT_TRUE(cq.Next(&tag, &fine));
+    Call* call = static_cast<Call*>(tag);
+    ASSERT_TRUE(call->status.ok()) << call->status.error_message();
+    ASSERT_EQ(call->response.positions_size(), 2);
+    for (const auto& p : call->response.positions()) {
+      EXPECT_EQ(p.position(), p.name() == "replica" ? 109 : 200);
+    }
+    ++ok;
+  }
+  EXPECT_EQ(ok, kWaiters);
+  cq.Shutdown();
 }
 
 }  // namespace
