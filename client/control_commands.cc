@@ -12,6 +12,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include <google/protobuf/util/json_util.h>
 
+#include "client/command_common.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
 #include "client/rpc_client.h"
@@ -21,56 +22,6 @@
 
 namespace slate::ctl {
 namespace {
-
-std::vector<FlagSpec> WithConnection(std::vector<FlagSpec> own) {
-  own.push_back({"help", 'h', false, "", "show this help"});
-  for (const FlagSpec& f : ConnectionFlags()) own.push_back(f);
-  return own;
-}
-
-// Parses flags; on a usage error prints it with the usage and returns kExitUsage.
-std::optional<int> Parse(const std::string& command, const std::vector<FlagSpec>& flags,
-                         const std::string& synopsis, const std::string& about,
-                         const std::vector<std::string>& args, ParsedArgs* out) {
-  auto usage = [&](std::ostream& os) {
-    os << "Usage: slatectl " << command << " " << synopsis << "\n\n"
-       << about << "\n\n"
-       << FlagsUsage(flags);
-  };
-  auto parsed = ParseArgs(flags, args);
-  if (!parsed.ok()) {
-    std::cerr << "slatectl " << command << ": " << parsed.status().message() << "\n\n";
-    usage(std::cerr);
-    return kExitUsage;
-  }
-  if (parsed->Has("help")) {
-    usage(std::cout);
-    std::cout << "\nEnvironment: SLATE_SERVER, SLATE_TOKEN, SLATE_TLS_CA, SLATE_TLS_CERT, "
-                 "SLATE_TLS_KEY stand for the connection flags.\n";
-    return kExitOk;
-  }
-  *out = std::move(*parsed);
-  return std::nullopt;
-}
-
-std::optional<int> Open(const std::string& command, const ParsedArgs& args, Connection* conn) {
-  auto c = Connect(args);
-  if (!c.ok()) {
-    std::cerr << "slatectl " << command << ": " << c.status().message() << "\n";
-    return kExitUsage;
-  }
-  *conn = std::move(*c);
-  return std::nullopt;
-}
-
-std::string Json(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
 
 // Exit 1 when a destination lags more than allowed (for scripts and probes).
 int LagVerdict(const v1::GetStatusResponse& status, double max_lag_seconds) {

@@ -20,6 +20,10 @@ const Subcommand kSubcommands[] = {
     {"status", "show state, position and lag of every destination", slate::ctl::RunStatus},
     {"validate", "run the start-up validation (a dry run) on the server", slate::ctl::RunValidate},
     {"stop", "stop the replicator gracefully", slate::ctl::RunStop},
+    {"reload", "re-read the config file and apply it live (as SIGHUP)", slate::ctl::RunReload},
+    {"pause", "pause one destination (NAME)", slate::ctl::RunPause},
+    {"resume", "resume a paused destination (NAME)", slate::ctl::RunResume},
+    {"wait", "wait until destinations have committed an event id", slate::ctl::RunWait},
     {"health", "ask the standard gRPC health service", slate::ctl::RunHealth},
     {"verify", "prove destinations equal the source (checksums in the databases)",
      slate::ctl::RunVerify},
@@ -34,8 +38,9 @@ void Usage(std::ostream& out) {
     name.resize(12, ' ');
     out << "  " << name << s.summary << "\n";
   }
-  out << "\nExit codes: 0 success, 1 failed (checks failed, not healthy, lag too high),\n"
-         "2 usage error, 3 server or database unreachable.\n";
+  out << "\nExit codes: 0 success, 1 failed (checks failed, not healthy, lag too high, a reload\n"
+         "refused, a wait timed out), 2 usage error (also an unknown destination), 3 server or\n"
+         "database unreachable (also: a standby asked to wait).\n";
 }
 
 }  // namespace

@@ -131,6 +131,12 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
       absl::StrAppend(&out, Pad("", name_width + 2), "retry ", d.retries(), " at ",
                       Time(d.next_retry_time()), "\n");
     }
+    if (d.paused()) {
+      absl::StrAppend(&out, Pad("", name_width + 2), "paused",
+                      d.has_paused_since() ? absl::StrCat(" since ", Time(d.paused_since())) : "",
+                      d.paused_by().empty() ? "" : absl::StrCat(" by ", d.paused_by()),
+                      " (slatectl resume ", d.name(), ")\n");
+    }
   }
   return out;
 }

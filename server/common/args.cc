@@ -7,6 +7,11 @@
 
 namespace slate {
 
+std::vector<std::string> ParsedArgs::GetAll(absl::string_view name) const {
+  auto it = all_.find(name);
+  return it == all_.end() ? std::vector<std::string>{} : it->second;
+}
+
 std::optional<std::string> ParsedArgs::Get(absl::string_view name) const {
   auto it = values_.find(name);
   if (it == values_.end()) return std::nullopt;
@@ -66,6 +71,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<FlagSpec>& specs,
       inline_value = args[++i];
     }
     out.values_[spec->name] = *inline_value;
+    out.all_[spec->name].push_back(*inline_value);
   }
   if (out.positional_.size() > max_positional) {
     return absl::InvalidArgumentError(

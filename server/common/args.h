@@ -28,12 +28,15 @@ class ParsedArgs {
   bool Has(absl::string_view name) const { return values_.count(std::string(name)) > 0; }
   std::optional<std::string> Get(absl::string_view name) const;
   std::string GetOr(absl::string_view name, absl::string_view fallback) const;
+  // Every value given to a repeatable flag, in order (Get() returns the last).
+  std::vector<std::string> GetAll(absl::string_view name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:
   friend absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<FlagSpec>&,
                                               const std::vector<std::string>&, size_t);
   std::map<std::string, std::string, std::less<>> values_;
+  std::map<std::string, std::vector<std::string>, std::less<>> all_;
   std::vector<std::string> positional_;
 };
 

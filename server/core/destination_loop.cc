@@ -74,23 +74,29 @@ void DestinationLoop::Run() {
 }
 
 bool DestinationLoop::HoldPaused() {
-  catch_up_.Abandon();  // a catch-up's figures do not include a pause
+  catch_up_.Abandon();        // a catch-up's figures do not include a pause
+  bool oldest_known = false;  // the ts of the first event it lacks is on the board
+  uint64_t seen = signals_.wake_generation();
   while (true) {
     const LaneControl control = signals_.Lane(lane_);
     if (!control.paused) break;
     report_.Paused(control, position_);
     {
       BusyScope busy(activity_);
-      if (absl::Status s = CheckWhilePaused(); !s.ok()) {
-        HandleError(s);  // reconnects, then holds again
+      absl::StatusOr<bool> known = CheckWhilePaused();
+      if (!known.ok()) {
+        HandleError(known.status());  // reconnects, then holds again
         return !signals_.stopping(lane_);
       }
+      oldest_known = *known;
     }
     report_.Heartbeat(clock_.Now());
-    if (!signals_.WaitForLaneChange(lane_, control.version,
-                                    clock_.Now() + options_.poll_interval)) {
-      return false;
-    }
+    const absl::Time next = clock_.Now() + options_.poll_interval;
+    // Until the first event it lacks is known, a notification brings it (its lag in seconds
+    // starts then); afterwards only the poll keeps the heartbeat.
+    const bool go_on = oldest_known ? signals_.WaitForLaneChange(lane_, control.version, next)
+                                    : signals_.WaitForWakeup(&seen, next, lane_, control.version);
+    if (!go_on) return false;
   }
   report_.Resumed(position_);
   // What it missed meanwhile is a catch-up (the next pass says how far behind it is).
@@ -100,8 +106,8 @@ bool DestinationLoop::HoldPaused() {
 }
 
 // While paused: the destination still answers, and the ts of the first event it lacks (for its
-// lag in seconds) is read from the source by id, one row.
-absl::Status DestinationLoop::CheckWhilePaused() {
+// lag in seconds) is read from the source by id, one row. True when there is one.
+absl::StatusOr<bool> DestinationLoop::CheckWhilePaused() {
   if (absl::Status alive = setup_.sink->Ping(); !alive.ok()) return alive;
   absl::StatusOr<std::unique_ptr<RowReader>> reader =
       setup_.source->ReadAfter(position_, position_ + 1, 1);
@@ -113,7 +119,7 @@ absl::Status DestinationLoop::CheckWhilePaused() {
     report_.OldestMissing(row.ts);
     signals_.NoteSourceMax(row.id);
   }
-  return absl::OkStatus();
+  return *has;
 }
 
 // Applies the hole policy to a pass that ended well; true when the next pass should run at once.

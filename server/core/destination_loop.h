@@ -76,7 +76,7 @@ class DestinationLoop : private PassObserver {
   void HandleError(const absl::Status& status);
   // While paused: false when stopping.
   bool HoldPaused();
-  absl::Status CheckWhilePaused();
+  absl::StatusOr<bool> CheckWhilePaused();
   void StartCatchingUp(absl::Time since);
 
   // PassObserver

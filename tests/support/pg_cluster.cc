@@ -168,10 +168,27 @@ absl::Status PgCluster::StartServer() {
   opts.gid = gid_;
   opts.output_path = log_path_;
   opts.parent_death_signal = SIGQUIT;  // immediate shutdown: the server ends its children too
-  auto pid = Spawn({bin_dir_ + "/postgres", "-D", data_dir_, "-p", absl::StrCat(port_), "-k", dir_,
-                    "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                    "full_page_writes=off", "-c", "max_connections=200", "-c",
-                    "log_min_messages=warning", "-c", "log_line_prefix=%m [%p] %d "},
+  auto pid = Spawn({bin_dir_ + "/postgres",
+                    "-D",
+                    data_dir_,
+                    "-p",
+                    absl::StrCat(port_),
+                    "-k",
+                    dir_,
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "track_commit_timestamp=on",
+                    "-c",
+                    "log_min_messages=warning",
+                    "-c",
+                    "log_line_prefix=%m [%p] %d "},
                    opts);
   if (!pid.ok()) return pid.status();
   pid_ = *pid;

@@ -63,6 +63,24 @@ TEST(StatusFormatTest, ALongStateNeverRunsIntoThePosition) {
   EXPECT_NE(out.find("backup       in_sync                 7"), std::string::npos) << out;
 }
 
+TEST(StatusFormatTest, APausedDestinationSaysSinceWhenByWhomAndHowToResume) {
+  v1::GetStatusResponse s;
+  s.mutable_source()->set_max_id(900);
+  auto* d = s.add_destinations();
+  d->set_name("replica2");
+  d->set_state(v1::DestinationStatus::STATE_PAUSED);
+  d->set_position(700);
+  d->set_lag_events(200);
+  d->set_paused(true);
+  d->mutable_paused_since()->set_seconds(1800000000);
+  d->set_paused_by("PauseDestination from ipv4:127.0.0.1:4000: vacuum");
+  const std::string out = FormatStatus(s);
+  EXPECT_NE(out.find("replica2     paused"), std::string::npos) << out;
+  EXPECT_NE(out.find("by PauseDestination from ipv4:127.0.0.1:4000: vacuum"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("(slatectl resume replica2)"), std::string::npos) << out;
+}
+
 TEST(StatusFormatTest, AStandbyShowsWhoIsActive) {
   v1::GetStatusResponse s;
   s.mutable_server()->set_version("1.2.3");

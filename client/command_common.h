@@ -1,0 +1,30 @@
+#pragma once
+
+// What every slatectl subcommand that calls the server shares: its flags with the connection
+// flags, parsing with usage on error, opening the connection, JSON output.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "client/rpc_client.h"
+#include "server/common/args.h"
+
+namespace slate::ctl {
+
+// `own` plus --help and the connection flags.
+std::vector<FlagSpec> WithConnection(std::vector<FlagSpec> own);
+// Parses flags (and up to `max_positional` arguments); on a usage error prints it with the usage
+// and returns kExitUsage; for --help prints the usage and returns kExitOk.
+std::optional<int> Parse(const std::string& command, const std::vector<FlagSpec>& flags,
+                         const std::string& synopsis, const std::string& about,
+                         const std::vector<std::string>& args, ParsedArgs* out,
+                         size_t max_positional = 0);
+// Connects; on failure prints why and returns kExitUsage.
+std::optional<int> Open(const std::string& command, const ParsedArgs& args, Connection* conn);
+// The message as one line of JSON, every field present, proto field names.
+std::string Json(const google::protobuf::Message& message);
+
+}  // namespace slate::ctl
