@@ -107,7 +107,12 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
           static_cast<double>(d.batches_total), {dest});
     f.Add("destination_retries_total", "Failed attempts followed by a retry.", C,
           static_cast<double>(d.retries_total), {dest});
-    for (const auto& [kind, count] : d.errors_by_kind) {
+    // The kinds the engine handles start at 0, so rate() and increase() see the first error.
+    std::map<std::string, int64_t> errors = {
+        {"aborted", 0},          {"data_loss", 0},   {"failed_precondition", 0},
+        {"invalid_argument", 0}, {"unavailable", 0}, {"unknown", 0}};
+    for (const auto& [kind, count] : d.errors_by_kind) errors[kind] = count;
+    for (const auto& [kind, count] : errors) {
       f.Add("destination_errors_total", "Errors by kind (the canonical status code).", C,
             static_cast<double>(count), {dest, {"kind", kind}});
     }

@@ -36,23 +36,6 @@ std::set<PgCluster*>& LiveClusters() {
   return clusters;
 }
 
-absl::StatusOr<int> FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind: ", std::strerror(errno)));
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string CommandOutput(const std::string& command) {
   std::string out;
   if (FILE* p = popen(command.c_str(), "r")) {
@@ -323,6 +306,23 @@ PgCluster& SharedCluster() {
 void InstallPgEnvironment() {
   ::testing::AddGlobalTestEnvironment(new PgEnvironment());
   ::testing::UnitTest::GetInstance()->listeners().Append(new PrintLogOnFailure());
+}
+
+absl::StatusOr<int> FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return absl::InternalError(absl::StrCat("bind: ", std::strerror(errno)));
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace slate::testing

@@ -72,6 +72,9 @@ class PgCluster {
   pid_t pid_ = -1;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for servers the tests start).
+absl::StatusOr<int> FreeLoopbackPort();
+
 // A name unique within this test run, for databases: prefix_<pid>_<n>.
 std::string UniqueName(const std::string& prefix);
 
