@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# The local demo: installs the dependencies (if missing), builds, starts three throwaway
-# PostgreSQL 15 clusters in a temp dir (a source and two destinations), makes them slate
-# databases with `slatectl init-db`, starts slate-replicator on them, inserts sample events
-# through insert_events and shows them arriving: counts every second, `slatectl status` every 5. Ctrl-C stops everything and removes the temp dir.
+# The local demo: installs the dependencies (if missing), builds, starts four throwaway
+# PostgreSQL 15 clusters in a temp dir (a source and three destinations), makes them slate
+# databases with `slatectl init-db`, starts slate-replicator on the source and two of them, and
+# inserts sample events through insert_events every second (counts shown each tick). Then the
+# story of what it is for: the replicator is stopped (`slatectl stop`) while a backlog
+# (DEMO_BACKLOG events) lands on the source; started again, `slatectl status` shows the catch-up
+# with its progress bar and ETA; it is killed with -9 mid-catch-up and restarted (nothing lost,
+# nothing duplicated); a third destination is added with
+# `slatectl reload`; replica2 is paused and resumed; `slatectl verify` proves every destination
+# identical. Then live inserts go on, with the status every 5 s. Ctrl-C stops everything and
+# removes the temp dir.
 # Usage: ./deploy/demo.sh     (as root, or a user with sudo)
-# Environment: DEMO_EVENTS_PER_TICK (default 25), DEMO_TICKS (default: until Ctrl-C).
+# Environment: DEMO_EVENTS_PER_TICK (default 25), DEMO_BACKLOG (default 200000),
+#              DEMO_TICKS (default: until Ctrl-C; the whole story takes about a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,7 +42,7 @@ cleanup() {
     kill -INT "$REPLICATOR_PID" 2>/dev/null || true
     wait "$REPLICATOR_PID" 2>/dev/null || true
   fi
-  for name in source dest1 dest2; do
+  for name in source dest1 dest2 dest3; do
     [ -f "$WORK/$name/postmaster.pid" ] &&
       "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$WORK/$name" -m fast -w stop >/dev/null 2>&1 || true
   done
@@ -52,7 +60,7 @@ free_port() {
 
 declare -A PORT
 next=25432  # below the ephemeral range (32768-60999): no TIME_WAIT leftovers there
-for name in source dest1 dest2; do
+for name in source dest1 dest2 dest3; do
   PORT[$name]=$(free_port $next)
   next=$((PORT[$name] + 1))
   "${AS_PG[@]}" "$PG_BIN/initdb" -D "$WORK/$name" -U postgres -A trust -E UTF8 --locale=C \
@@ -68,7 +76,7 @@ done
 
 "$SLATECTL" init-db --table-type source --host 127.0.0.1 --port "${PORT[source]}" \
   --user postgres --new-database events_source
-for d in dest1 dest2; do
+for d in dest1 dest2 dest3; do
   "$SLATECTL" init-db --table-type destination --host 127.0.0.1 --port "${PORT[$d]}" \
     --user postgres --new-database events_replica
 done
@@ -78,37 +86,60 @@ psql_on() {  # psql_on NAME SQL
     echo events_source || echo events_replica)" -c "$2"
 }
 
-cat >"$WORK/config.json" <<JSON
+write_config() {  # write_config DEST...: the config file with these destinations
+  local dests="" d
+  for d in "$@"; do
+    dests+="${dests:+,
+}    { \"name\": \"replica${d#dest}\", \"host\": \"127.0.0.1\", \"port\": ${PORT[$d]},
+      \"databaseName\": \"events_replica\", \"user\": \"postgres\" }"
+  done
+  cat >"$WORK/config.json" <<JSON
 {
   "maxEventsPerWrite": 10000,
   "connectTimeout": 5000,
   "eventSource": { "host": "127.0.0.1", "port": ${PORT[source]},
                    "databaseName": "events_source", "user": "postgres" },
   "replicationDestinations": [
-    { "name": "replica1", "host": "127.0.0.1", "port": ${PORT[dest1]}, "databaseName": "events_replica",
-      "user": "postgres" },
-    { "name": "replica2", "host": "127.0.0.1", "port": ${PORT[dest2]}, "databaseName": "events_replica",
-      "user": "postgres" }
+$dests
   ]
 }
 JSON
+}
+write_config dest1 dest2
 CONTROL_PORT=$(free_port 25051)
 METRICS_PORT=$(free_port 25466)
 export SLATE_SERVER=127.0.0.1:$CONTROL_PORT
+start_replicator() {
+  "$REPLICATOR" -c "$WORK/config.json" --log-format text --listen "$SLATE_SERVER" \
+    --metrics-listen "127.0.0.1:$METRICS_PORT" >>"$WORK/replicator.log" 2>&1 &
+  REPLICATOR_PID=$!
+  for _ in $(seq 1 100); do "$SLATECTL" health >/dev/null 2>&1 && break; sleep 0.1; done
+}
 echo "demo: config in $WORK/config.json; replicator log in $WORK/replicator.log"
-"$REPLICATOR" -c "$WORK/config.json" --log-format text --listen "$SLATE_SERVER" \
-  --metrics-listen "127.0.0.1:$METRICS_PORT" >"$WORK/replicator.log" 2>&1 &
-REPLICATOR_PID=$!
-for _ in $(seq 1 100); do "$SLATECTL" health >/dev/null 2>&1 && break; sleep 0.1; done
+start_replicator
 echo "demo: control API on $SLATE_SERVER, metrics on http://127.0.0.1:$METRICS_PORT/metrics; in another shell:"
 echo "      SLATE_SERVER=$SLATE_SERVER $SLATECTL status --watch"
 echo
 
+status_has() {  # status_has PATTERN: the JSON status matches
+  "$SLATECTL" status -o json 2>/dev/null | grep -q "$1"
+}
+all_in_sync() {  # all_in_sync N: N destinations, every one in sync
+  local json
+  json=$("$SLATECTL" status -o json 2>/dev/null) || return 1
+  [ "$(grep -o 'STATE_IN_SYNC' <<<"$json" | wc -l)" -eq "$1" ]
+}
+header() { printf '%-8s %10s %10s %10s %10s\n' time source replica1 replica2 replica3; }
+step() { echo; echo "demo: $*"; }
+
 per_tick=${DEMO_EVENTS_PER_TICK:-25}
+backlog=${DEMO_BACKLOG:-200000}
 ticks=${DEMO_TICKS:-0}
 n=0
+phase=live_start
+phase_tick=0
 echo "demo: inserting $per_tick events a second through insert_events; Ctrl-C to stop"
-printf '%-8s %10s %10s %10s\n' time source dest1 dest2
+header
 while [ "$ticks" -eq 0 ] || [ "$n" -lt "$ticks" ]; do
   n=$((n + 1))
   values=""
@@ -120,10 +151,74 @@ while [ "$ticks" -eq 0 ] || [ "$n" -lt "$ticks" ]; do
     echo "demo: slate-replicator exited; its log:"; tail -n 20 "$WORK/replicator.log"; exit 1
   fi
   sleep 1
-  printf '%-8s %10s %10s %10s\n' "$(date +%H:%M:%S)" "$(psql_on source 'SELECT count(*) FROM events')" \
-    "$(psql_on dest1 'SELECT count(*) FROM events')" "$(psql_on dest2 'SELECT count(*) FROM events')"
-  if [ $((n % 5)) -eq 0 ]; then
-    echo; "$SLATECTL" status; echo
-    printf '%-8s %10s %10s %10s\n' time source dest1 dest2
-  fi
+  printf '%-8s %10s %10s %10s %10s\n' "$(date +%H:%M:%S)" "$(psql_on source 'SELECT count(*) FROM events')" \
+    "$(psql_on dest1 'SELECT count(*) FROM events')" "$(psql_on dest2 'SELECT count(*) FROM events')" \
+    "$(psql_on dest3 'SELECT count(*) FROM events')"
+  since=$((n - phase_tick))
+  next_phase() { phase=$1; phase_tick=$n; }
+  case $phase in
+    live_start)
+      if [ "$n" -ge 3 ]; then
+        step "the replicator stops for an upgrade (slatectl stop) while the application writes on: a backlog of $backlog events (about 350 bytes each) lands on the source"
+        "$SLATECTL" stop
+        wait "$REPLICATOR_PID" 2>/dev/null || true
+        # What insert_events does, without parsing a text of 1000 tuples: the id lock, the next
+        # ids, one ts per transaction of 1000 (the notify trigger fires as for any insert).
+        psql_on source "DO \$fill\$ DECLARE next_id bigint; BEGIN
+            FOR t IN 1..$(((backlog + 999) / 1000)) LOOP
+              LOCK TABLE id IN ACCESS EXCLUSIVE MODE;
+              SELECT id.id INTO next_id FROM id; UPDATE id SET id = next_id + 1000;
+              INSERT INTO events (id, ts, event) SELECT next_id + k - 1, transaction_timestamp(),
+                json_build_object('entityName', 'backlog', 'entityId', t, 'k', k,
+                                  'note', repeat('payload ', 38))
+                FROM generate_series(1, 1000) AS k;
+              COMMIT;
+            END LOOP; END \$fill\$" >/dev/null
+        step "the replicator starts again and catches up (progress bar and ETA in slatectl status)"
+        start_replicator
+        for _ in $(seq 1 50); do status_has STATE_CATCHING_UP && break; sleep 0.1; done
+        sleep 0.5
+        echo; "$SLATECTL" status
+        step "kill -9 of the replicator in the middle of the catch-up, and a restart: it goes on from each destination's committed position"
+        kill -9 "$REPLICATOR_PID"; wait "$REPLICATOR_PID" 2>/dev/null || true
+        start_replicator
+        sleep 0.5
+        echo; "$SLATECTL" status; echo; header
+        next_phase restarted
+      fi ;;
+    restarted)
+      echo; "$SLATECTL" status; echo; header
+      if all_in_sync 2; then
+        step "caught up after the restart; adding a third destination with slatectl reload"
+        write_config dest1 dest2 dest3
+        "$SLATECTL" reload
+        next_phase adding
+      fi ;;
+    adding)
+      if all_in_sync 3; then
+        step "replica3 is in sync; pausing replica2 (slatectl pause)"
+        "$SLATECTL" pause replica2 --reason "demo maintenance"
+        next_phase paused
+      fi ;;
+    paused)
+      if [ "$since" -ge 3 ]; then
+        echo; "$SLATECTL" status
+        step "resuming replica2 (slatectl resume)"
+        "$SLATECTL" resume replica2
+        next_phase resumed
+      fi ;;
+    resumed)
+      if all_in_sync 3; then
+        step "every destination in sync; proving them identical (slatectl verify --up-to-position)"
+        "$SLATECTL" verify -c "$WORK/config.json" --up-to-position
+        step "the story is done; live inserts go on (status every 5 s), Ctrl-C to stop"
+        echo; header
+        next_phase live
+      fi ;;
+    live)
+      if [ $((since % 5)) -eq 0 ]; then
+        echo; "$SLATECTL" status; echo
+        header
+      fi ;;
+  esac
 done

@@ -350,10 +350,13 @@ void Replicator::BecomeActive() {
 
 void Replicator::BecomeStandby() {
   std::shared_ptr<core::Engine> engine;
+  // On a stop the stopped engine stays, so the status's last word is where each destination
+  // stopped (not a standby's empty rows); on a lost lock it goes at once.
+  const bool stopping = options_.stop->requested();
   {
     absl::MutexLock lock(&mu_);
-    engine = std::move(engine_);
-    engine_ = nullptr;
+    engine = stopping ? engine_ : std::move(engine_);
+    if (!stopping) engine_ = nullptr;
     ++role_version_;
   }
   if (engine == nullptr) return;

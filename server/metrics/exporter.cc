@@ -1,6 +1,7 @@
 #include "server/metrics/exporter.h"
 
 #include <exception>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include <prometheus/collectable.h>

@@ -108,6 +108,10 @@ TEST_F(ControlTest, StopEndsTheServerWithEveryDestinationConsistent) {
   EXPECT_EQ(*rc, 0) << replicator_->Log();
   EXPECT_NE(replicator_->Log().find("stop requested over the API"), std::string::npos);
   for (int d = 0; d < 2; ++d) ExpectWholeTransactions(Dest(d));
+  // Its last word names where each destination stopped: the position committed there.
+  for (int d = 0; d < 2; ++d) {
+    EXPECT_NE(out.find(absl::StrCat(": stopped at ", Count(Dest(d)))), std::string::npos) << out;
+  }
   EXPECT_EQ(Ctl({"status"}, &out), 3) << out;  // gone: unreachable
   EXPECT_NE(out.find("cannot reach slate-replicator"), std::string::npos) << out;
 }
