@@ -268,12 +268,39 @@ END $fill$;""")
             json.dump(cfg, f)
         return path
 
-    def start_replicator(self, dests):
+    def start_replicator(self, dests, listen="none"):
         path = self.config(dests, os.path.join(self.work, "config.json"))
         logf = open(os.path.join(self.work, "replicator.log"), "a")
         return subprocess.Popen([self.replicator, "-c", path, "--log-level", self.args.log_level,
-                                 "--listen", "none", "--metrics-listen", "none"],
+                                 "--listen", listen, "--metrics-listen", "none"],
                                 stdout=logf, stderr=subprocess.STDOUT)
+
+    def wait_latency(self):
+        """Read-your-writes: insert, take the id, WaitForPosition (tests/bench/wait_latency.cc),
+        with 2 destinations and --idle-waiters other waits outstanding."""
+        tool = os.path.join(self.build, "tests", "slate_wait_bench")
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"build it first: cmake --build {self.args.build_dir} --target slate_wait_bench")
+        dests = [(self.d1, "bench"), (self.d2, "bench")]
+        for c, db in dests:
+            c.q(self.ARRIVAL, db)
+        port = free_port(26051)
+        proc = self.start_replicator(dests, listen=f"127.0.0.1:{port}")
+        self.wait_for_id(dests, self.source_max(), proc)
+        conn = lambda c, db: f"host=127.0.0.1 port={c.port} user=postgres dbname={db}"  # noqa: E731
+        log(f"wait latency: {self.args.wait_samples} waits, {self.args.idle_waiters} idle waiters")
+        out = subprocess.run([tool, "--server", f"127.0.0.1:{port}", "--source",
+                              conn(self.src, "bench"), "--dest", conn(self.d1, "bench"),
+                              "--dest", conn(self.d2, "bench"), "--samples",
+                              str(self.args.wait_samples), "--idle-waiters",
+                              str(self.args.idle_waiters)],
+                             check=True, capture_output=True, text=True)
+        r = json.loads(out.stdout)
+        r["peak_rss_kb"] = peak_rss_kb(proc.pid)
+        self.results["wait"] = r
+        self.stop_replicator(proc)
+        for c, db in dests:
+            c.q("DROP TRIGGER note_arrival ON events; TRUNCATE arrival", db)
 
     def stop_replicator(self, proc):
         proc.send_signal(signal.SIGTERM)
@@ -637,6 +664,25 @@ END $big$;""")
                      "top of the ladder")
                 lines.append(f"- {system}: {r['highest_bounded_tx_per_second']:,.0f} tx/s "
                              f"(stopped by {limit})")
+        w = res.get("wait")
+        if w:
+            lines.append("")
+            lines.append(f"Read-your-writes, {w['samples']} waits (insert_events, then "
+                         f"WaitForPosition for its id; 2 destinations; {w['idle_waiters']} other "
+                         "waits outstanding)")
+            lines.append(f"- answer after the destination commit it reports: p50 "
+                         f"{w['after_commit_p50_ms']:.2f} ms, p99 {w['after_commit_p99_ms']:.2f} ms"
+                         f" (min {w['after_commit_min_ms']:.2f})")
+            lines.append(f"- answer after the source commit returned: p50 "
+                         f"{w['end_to_end_p50_ms']:.2f} ms, p99 {w['end_to_end_p99_ms']:.2f} ms")
+            lines.append(f"- in a quiet 10 s before / with / after the idle waiters: database "
+                         f"transactions {w['quiet_10s_commits_without_waiters']} / "
+                         f"{w['quiet_10s_commits_with_waiters']} / "
+                         f"{w['quiet_10s_commits_after_waiters']} (autovacuum included), the "
+                         f"replicator's copy passes {w['quiet_10s_passes_without_waiters']} / "
+                         f"{w['quiet_10s_passes_with_waiters']} / "
+                         f"{w['quiet_10s_passes_after_waiters']}; replicator peak RSS "
+                         f"{w['peak_rss_kb'] / 1024:.0f} MB")
         mem = res["memory"].get("big_transaction")
         if mem:
             lines.append(f"- slate-replicator peak RSS copying one {mem['events']:,}-event source "
@@ -671,7 +717,10 @@ def main():
                    default=[500, 1000, 2000, 4000, 8000], help="rates for the max-rate ladder")
     p.add_argument("--ladder-seconds", type=int, default=10)
     p.add_argument("--big-tx", type=int, default=200000, help="events in the one big transaction")
-    p.add_argument("--only", default="catch-up,steady,max-rate,memory",
+    p.add_argument("--wait-samples", type=int, default=500, help="read-your-writes waits")
+    p.add_argument("--idle-waiters", type=int, default=2000,
+                   help="waits outstanding meanwhile (for an id far ahead)")
+    p.add_argument("--only", default="catch-up,steady,max-rate,memory,wait",
                    help="comma-separated scenarios to run")
     p.add_argument("--parallel-writes", type=int, default=0,
                    help="the replicator's parallelWrites (default: its own default)")
@@ -703,6 +752,8 @@ def main():
             b.max_rate()
         if "memory" in only:
             b.big_transaction()
+        if "wait" in only:
+            b.wait_latency()
         b.final_check()
         b.report()
     finally:
