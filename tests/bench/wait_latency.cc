@@ -5,8 +5,8 @@
 //   after_commit  the answer's arrival - the destination commit it reports (the slowest
 //                 destination's; its time from the bench's deferred arrival trigger, table arrival)
 //   end_to_end    the answer's arrival - the source commit returning to the writer
-// and, for the idle waiters, the transactions the databases committed during a quiet 10 s with
-// and without them (a waiter must cost no query).
+// and, for the idle waiters, the transactions the databases committed and the copy passes the
+// replicator ran during a quiet 10 s before, with and after them (a waiter must cost no query).
 // Output: one JSON object on stdout.
 
 #include <algorithm>
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<pqxx::connection>> dst;
   for (const std::string& d : dests) dst.push_back(std::make_unique<pqxx::connection>(d));
 
-  // The database's transactions over a quiet 10 s, without and then with the idle waiters.
+  // The databases' transactions over a quiet 10 s: before, with and after the idle waiters.
   std::vector<std::string> all = dests;
   all.push_back(source);
   // The replicator's own copy passes (each a query or more) over the same window.
