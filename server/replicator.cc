@@ -501,13 +501,12 @@ bool SameConnection(const config::DatabaseConfig& a, const config::DatabaseConfi
   return a.params.ToConnInfo() == b.params.ToConnInfo();
 }
 
-// The settings (DescribeConfig lines) a reload cannot change: everything but the destinations.
-std::map<std::string, std::string> GlobalSettings(const config::Config& c) {
+// The settings (DescribeConfig lines, in their order) a reload cannot change: all but the
+// destinations.
+std::vector<std::pair<std::string, std::string>> GlobalSettings(const config::Config& c) {
   config::Config no_destinations = c;
   no_destinations.destinations.clear();
-  std::map<std::string, std::string> out;
-  for (auto& [key, value] : config::DescribeConfig(no_destinations)) out[key] = value;
-  return out;
+  return config::DescribeConfig(no_destinations);
 }
 
 std::string FailedChecks(const std::vector<core::Check>& checks) {
@@ -542,11 +541,12 @@ ReloadPlan PlanReload(const config::Config& running, const config::Config& file)
     if (old->paused != d.paused) plan.pause_changed[d.name] = d.paused;
   }
   const auto was = GlobalSettings(running);
-  for (const auto& [key, value] : GlobalSettings(file)) {
-    auto it = was.find(key);
-    if (it != was.end() && it->second != value) {
+  for (const auto& setting : GlobalSettings(file)) {
+    const std::string& key = setting.first;
+    auto it = std::find_if(was.begin(), was.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it != was.end() && it->second != setting.second) {
       plan.needs_restart.push_back(
-          absl::StrCat(key, ": ", it->second, " -> ", value, ", needs a restart"));
+          absl::StrCat(key, ": ", it->second, " -> ", setting.second, ", needs a restart"));
     }
   }
   return plan;

@@ -173,5 +173,18 @@ TEST(MetricsTest, TheAlertRulesUseOnlyExportedMetricsAndPassPromtool) {
   }
 }
 
+// promtool's rule unit tests (tests/integration/alerts_test.yml): the lag alert stays quiet for a
+// paused destination, PausedTooLong fires after an hour, DestinationDown after its minute.
+TEST(MetricsTest, TheAlertRulesBehaveOnSyntheticSeries) {
+  if (access("/usr/bin/promtool", X_OK) != 0) GTEST_SKIP() << "promtool not installed";
+  SpawnOptions options;
+  options.output_path = SharedCluster().dir() + "/promtool-test.out";
+  auto rc = RunProcess(
+      {"/usr/bin/promtool", "test", "rules", SLATE_SOURCE_DIR "/tests/integration/alerts_test.yml"},
+      options);
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 0) << ReadFile(options.output_path);
+}
+
 }  // namespace
 }  // namespace slate::testing
