@@ -80,6 +80,12 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   initial.name = lane->setup.name;
   initial.dsn = lane->setup.dsn;
   initial.state_since = clock_.Now();
+  if (!paused_by.empty()) {
+    const LaneControl control = signals_.Lane(lane->id);
+    initial.paused = true;
+    initial.paused_since = control.paused_since;
+    initial.paused_by = control.paused_by;
+  }
   board_.AddDestination(lane->id, std::move(initial));
   waiters_.Add(lane->setup.name);
   lane->report = std::make_unique<DestinationReport>(board_, lane->id, lane->setup.name, clock_);
@@ -138,6 +144,13 @@ absl::Status Engine::Pause(const std::string& name, const std::string& by, bool*
   if (!id.ok()) return id.status();
   const bool did = signals_.SetPaused(*id, true, by);
   if (changed != nullptr) *changed = did;
+  // Shown at once, whatever the loop is doing (a destination retrying shows it too).
+  const LaneControl control = signals_.Lane(*id);
+  board_.UpdateDestination(*id, [&](DestinationStatus& d) {
+    d.paused = true;
+    d.paused_since = control.paused_since;
+    d.paused_by = control.paused_by;
+  });
   if (did) log::Info(*log::Get("engine"), "pause requested", {{"destination", name}, {"by", by}});
   return absl::OkStatus();
 }
@@ -147,6 +160,11 @@ absl::Status Engine::Resume(const std::string& name, const std::string& by, bool
   if (!id.ok()) return id.status();
   const bool did = signals_.SetPaused(*id, false, by);
   if (changed != nullptr) *changed = did;
+  board_.UpdateDestination(*id, [](DestinationStatus& d) {
+    d.paused = false;
+    d.paused_since = absl::InfinitePast();
+    d.paused_by.clear();
+  });
   if (did) log::Info(*log::Get("engine"), "resume requested", {{"destination", name}, {"by", by}});
   return absl::OkStatus();
 }

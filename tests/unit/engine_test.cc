@@ -660,6 +660,36 @@ TEST_F(EngineTest, AWaitIsAnsweredByTheCommitItWaitedFor) {
   EXPECT_EQ(stopped.status.code(), absl::StatusCode::kUnavailable);
 }
 
+TEST_F(EngineTest, ADestinationPausedWhileDownShowsItAndStaysPausedOnceBack) {
+  for (int i = 0; i < 10; ++i) source_.AddTransaction(5);
+  Build(1);
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().outage = absl::UnavailableError("destination down");
+  }
+  engine_->Start();
+  ASSERT_TRUE(DriveUntil(
+      [](const core::EngineStatus& st) { return st.destinations[0].retries_total >= 1; }));
+  ASSERT_TRUE(engine_->Pause("d0", "while down").ok());
+  core::EngineStatus s = engine_->Snapshot();
+  EXPECT_TRUE(s.destinations[0].paused) << "shown at once, whatever the loop is doing";
+  EXPECT_EQ(s.destinations[0].paused_by, "while down");
+  EXPECT_EQ(s.destinations[0].state, core::DestinationState::kConnecting);
+  {
+    absl::MutexLock lock(&sinks_[0]->faults().mu);
+    sinks_[0]->faults().outage = absl::OkStatus();
+  }
+  // Back: it connects, and holds, copying nothing.
+  ASSERT_TRUE(DriveUntil([](const core::EngineStatus& st) {
+    return st.destinations[0].state == core::DestinationState::kPaused;
+  }));
+  EXPECT_TRUE(Connected(*sinks_[0]));
+  EXPECT_EQ(sinks_[0]->Position(), 0);
+  ASSERT_TRUE(engine_->Resume("d0", "test").ok());
+  EXPECT_FALSE(engine_->Snapshot().destinations[0].paused);
+  ASSERT_TRUE(AwaitPosition(0, 50));
+}
+
 TEST(PositionWaitersTest, TenThousandWaitersAreEachAnsweredOnceInIdOrder) {
   FakeClock clock;
   core::PositionWaiters waiters(clock);
