@@ -689,25 +689,22 @@ absl::Status Replicator::CheckKnown(const std::string& name) const {
 }
 
 absl::Status Replicator::Pause(const std::string& name, const std::string& by, bool* changed) {
-  absl::MutexLock reload(&reload_mu_);
-  RETURN_IF_ERROR(CheckKnown(name));
-  *changed = paused_.count(name) == 0;
-  if (*changed) paused_[name] = by;
-  if (const std::shared_ptr<core::Engine> engine = this->engine()) {
-    RETURN_IF_ERROR(engine->Pause(name, by, changed));
-  }
-  absl::MutexLock lock(&mu_);
-  paused_view_ = paused_;
-  ++role_version_;
-  return absl::OkStatus();
+  return SetPaused(name, true, by, changed);
 }
 
 absl::Status Replicator::Resume(const std::string& name, const std::string& by, bool* changed) {
+  return SetPaused(name, false, by, changed);
+}
+
+absl::Status Replicator::SetPaused(const std::string& name, bool paused, const std::string& by,
+                                   bool* changed) {
   absl::MutexLock reload(&reload_mu_);
   RETURN_IF_ERROR(CheckKnown(name));
-  *changed = paused_.erase(name) > 0;
+  *changed = (paused_.count(name) > 0) != paused;
+  if (paused && *changed) paused_[name] = by;
+  if (!paused) paused_.erase(name);
   if (const std::shared_ptr<core::Engine> engine = this->engine()) {
-    RETURN_IF_ERROR(engine->Resume(name, by, changed));
+    RETURN_IF_ERROR(paused ? engine->Pause(name, by, changed) : engine->Resume(name, by, changed));
   }
   absl::MutexLock lock(&mu_);
   paused_view_ = paused_;

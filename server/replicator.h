@@ -169,6 +169,8 @@ class Replicator : public core::Control {
   absl::Status AddTo(core::Engine& engine, const config::Config& config, size_t index)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   absl::Status CheckKnown(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  absl::Status SetPaused(const std::string& name, bool paused, const std::string& by,
+                         bool* changed);
 
   // Constant after Start().
   const ReplicatorOptions options_;

@@ -42,6 +42,17 @@ bool PositionWaiters::SatisfiedLocked(const Waiter& w) const {
   });
 }
 
+PositionWaiters::Waiters::iterator PositionWaiters::EraseLocked(Waiters::iterator it) {
+  auto range = by_deadline_.equal_range(it->second->deadline);
+  for (auto d = range.first; d != range.second; ++d) {
+    if (d->second == it->second) {
+      by_deadline_.erase(d);
+      break;
+    }
+  }
+  return waiters_.erase(it);
+}
+
 void PositionWaiters::Remove(const std::string& name) {
   std::vector<std::pair<Done, WaitResult>> settled;
   {
@@ -57,14 +68,7 @@ void PositionWaiters::Remove(const std::string& name) {
           ResultLocked(w, absl::FailedPreconditionError(absl::StrCat(
                               "destination ", name,
                               " was removed (a reload) while waiting; wait on the others"))));
-      auto range = by_deadline_.equal_range(w.deadline);
-      for (auto d = range.first; d != range.second; ++d) {
-        if (d->second == it->second) {
-          by_deadline_.erase(d);
-          break;
-        }
-      }
-      it = waiters_.erase(it);
+      it = EraseLocked(it);
     }
     positions_.erase(name);
     ++deadlines_version_;
@@ -87,14 +91,7 @@ void PositionWaiters::Committed(const std::string& name, int64_t position) {
         continue;
       }
       settled.emplace_back(w.done, ResultLocked(w, absl::OkStatus()));
-      auto range = by_deadline_.equal_range(w.deadline);
-      for (auto d = range.first; d != range.second; ++d) {
-        if (d->second == it->second) {
-          by_deadline_.erase(d);
-          break;
-        }
-      }
-      it = waiters_.erase(it);
+      it = EraseLocked(it);
     }
     if (!settled.empty()) ++deadlines_version_;
   }

@@ -75,6 +75,8 @@ class PositionWaiters {
   WaitResult ResultLocked(const Waiter& w, absl::Status status) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool SatisfiedLocked(const Waiter& w) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops a waiter from both indexes; the next one by id.
+  Waiters::iterator EraseLocked(Waiters::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TimerLoop();
 
   const Clock& clock_;
