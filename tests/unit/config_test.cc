@@ -234,5 +234,24 @@ TEST(ConfigTest, SyntaxErrorsGiveLineAndColumn) {
                    .ok());
 }
 
+TEST(ConfigTest, OnlyADestinationCanStartPausedAndPausedIsABoolean) {
+  auto ok = ParseConfig(R"({"eventSource": {"host": "s", "databaseName": "e"},
+      "replicationDestinations": [{"name": "a", "host": "a", "databaseName": "e", "paused": true},
+                                  {"name": "b", "host": "b", "databaseName": "e"}]})",
+                        Secrets());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->destinations[0].paused);
+  EXPECT_FALSE(ok->destinations[1].paused);
+  auto bad = ParseConfig(R"({"eventSource": {"host": "s", "databaseName": "e", "paused": true},
+      "replicationDestinations": [{"host": "a", "databaseName": "e", "paused": "yes"}]})",
+                         Secrets());
+  ASSERT_FALSE(bad.ok());
+  const std::string m(bad.status().message());
+  EXPECT_NE(m.find("eventSource.paused: only a destination can be paused"), std::string::npos) << m;
+  EXPECT_NE(m.find("replicationDestinations[0].paused: must be true or false, not string"),
+            std::string::npos)
+      << m;
+}
+
 }  // namespace
 }  // namespace slate::config
