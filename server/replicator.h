@@ -74,7 +74,7 @@ struct EngineBuild {
 };
 
 // An engine (not started) replicating `config`'s source into its destinations; its connections
-// carry `application_name`. `config` must outlive the engine.
+// carry `application_name` (copied: `config` need not outlive it).
 std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
                                           const std::string& application_name = "slate-replicator",
                                           const EngineBuild& build = {});
