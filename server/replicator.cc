@@ -497,18 +497,6 @@ void Replicator::Stop(absl::Duration deadline) { options_.stop->Request(deadline
 
 namespace {
 
-bool SameConnection(const config::DatabaseConfig& a, const config::DatabaseConfig& b) {
-  return a.params.ToConnInfo() == b.params.ToConnInfo();
-}
-
-// The settings (DescribeConfig lines, in their order) a reload cannot change: all but the
-// destinations.
-std::vector<std::pair<std::string, std::string>> GlobalSettings(const config::Config& c) {
-  config::Config no_destinations = c;
-  no_destinations.destinations.clear();
-  return config::DescribeConfig(no_destinations);
-}
-
 std::string FailedChecks(const std::vector<core::Check>& checks) {
   std::vector<std::string> lines;
   for (const core::Check& c : checks) {
@@ -519,38 +507,6 @@ std::string FailedChecks(const std::vector<core::Check>& checks) {
 }
 
 }  // namespace
-
-ReloadPlan PlanReload(const config::Config& running, const config::Config& file) {
-  ReloadPlan plan;
-  plan.next = running;
-  plan.next.destinations = file.destinations;
-  auto find = [](const std::vector<config::DatabaseConfig>& v, const std::string& name) {
-    return std::find_if(v.begin(), v.end(),
-                        [&](const config::DatabaseConfig& d) { return d.name == name; });
-  };
-  for (const config::DatabaseConfig& d : running.destinations) {
-    if (find(file.destinations, d.name) == file.destinations.end()) plan.removed.push_back(d.name);
-  }
-  for (const config::DatabaseConfig& d : file.destinations) {
-    auto old = find(running.destinations, d.name);
-    if (old == running.destinations.end()) {
-      plan.added.push_back(d.name);
-      continue;
-    }
-    (SameConnection(*old, d) ? plan.unchanged : plan.reconnected).push_back(d.name);
-    if (old->paused != d.paused) plan.pause_changed[d.name] = d.paused;
-  }
-  const auto was = GlobalSettings(running);
-  for (const auto& setting : GlobalSettings(file)) {
-    const std::string& key = setting.first;
-    auto it = std::find_if(was.begin(), was.end(), [&](const auto& kv) { return kv.first == key; });
-    if (it != was.end() && it->second != setting.second) {
-      plan.needs_restart.push_back(
-          absl::StrCat(key, ": ", it->second, " -> ", setting.second, ", needs a restart"));
-    }
-  }
-  return plan;
-}
 
 absl::Status Replicator::AddTo(core::Engine& engine, const config::Config& config, size_t index) {
   const config::DatabaseConfig& d = config.destinations[index];
@@ -583,7 +539,7 @@ absl::StatusOr<core::ReloadReport> Replicator::ReloadLocked() {
     return absl::InvalidArgumentError(absl::StrCat(
         "reload refused, nothing changed (the running config goes on): ", file.status().message()));
   }
-  ReloadPlan plan = PlanReload(running_, *file);
+  config::ReloadPlan plan = config::PlanReload(running_, *file);
   core::ReloadReport report;
   report.added = plan.added;
   report.removed = plan.removed;

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 
 #include "server/config/config.h"
+#include "server/config/reload_plan.h"
 #include "server/core/control.h"
 #include "server/core/election.h"
 #include "server/core/engine.h"
@@ -88,22 +89,6 @@ core::DestinationSetup BuildDestination(const config::Config& config, size_t ind
 
 // The run parameters of a config as "name: value" lines, for reports.
 std::vector<std::string> ParameterLines(const config::Config& config);
-
-// What a reload changes, from the running config and the file's. Destinations are matched by name:
-// added, removed, reconnected (any connection setting differs, the password included), unchanged.
-// Every other setting that differs is reported in needs_restart and keeps its running value, so
-// `next` is `running` with the file's destinations. Pure: no I/O.
-struct ReloadPlan {
-  config::Config next;
-  std::vector<std::string> added;
-  std::vector<std::string> removed;
-  std::vector<std::string> reconnected;
-  std::vector<std::string> unchanged;
-  std::vector<std::string> needs_restart;
-  // Destinations whose "paused" key changed in the file (name -> paused now).
-  std::map<std::string, bool> pause_changed;
-};
-ReloadPlan PlanReload(const config::Config& running, const config::Config& file);
 
 struct ServiceOptions {
   // The control API (see server/grpc/rpc_server.h); listen "none" serves none.

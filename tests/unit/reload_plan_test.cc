@@ -1,32 +1,32 @@
 // PlanReload: what a reload changes, decided from the running config and the file's, without I/O.
 
+#include "server/config/reload_plan.h"
+
 #include "gtest/gtest.h"
 
-#include "server/replicator.h"
-
-namespace slate {
+namespace slate::config {
 namespace {
 
-config::SecretLookup NoSecrets() {
+SecretLookup NoSecrets() {
   return {
       [](const std::string& p) -> absl::StatusOr<std::string> { return absl::NotFoundError(p); },
       [](const std::string& n) -> absl::StatusOr<std::string> { return absl::NotFoundError(n); }};
 }
 
-config::Config Parse(const std::string& destinations, const std::string& extra = "") {
-  auto c = config::ParseConfig("{" + extra + R"("eventSource": {"host": "s", "databaseName": "e"},
+Config Parse(const std::string& destinations, const std::string& extra = "") {
+  auto c = ParseConfig("{" + extra + R"("eventSource": {"host": "s", "databaseName": "e"},
           "replicationDestinations": [)" +
-                                   destinations + "]}",
-                               NoSecrets());
+                           destinations + "]}",
+                       NoSecrets());
   EXPECT_TRUE(c.ok()) << c.status();
-  return c.ok() ? *c : config::Config{};
+  return c.ok() ? *c : Config{};
 }
 
 TEST(ReloadPlanTest, DestinationsAreMatchedByName) {
-  const config::Config running = Parse(R"({"name": "a", "host": "ha", "databaseName": "d"},
+  const Config running = Parse(R"({"name": "a", "host": "ha", "databaseName": "d"},
       {"name": "b", "host": "hb", "databaseName": "d"},
       {"name": "c", "host": "hc", "databaseName": "d"})");
-  const config::Config file = Parse(R"({"name": "a", "host": "ha", "databaseName": "d"},
+  const Config file = Parse(R"({"name": "a", "host": "ha", "databaseName": "d"},
       {"name": "c", "host": "hc", "databaseName": "d", "sslmode": "require"},
       {"name": "n", "host": "hn", "databaseName": "d", "paused": true})");
   const ReloadPlan plan = PlanReload(running, file);
@@ -42,9 +42,9 @@ TEST(ReloadPlanTest, DestinationsAreMatchedByName) {
 }
 
 TEST(ReloadPlanTest, APasswordChangeReconnectsAndAPauseKeyChangeIsReported) {
-  const config::Config running =
+  const Config running =
       Parse(R"({"name": "a", "host": "ha", "databaseName": "d", "password": "old"})");
-  const config::Config file = Parse(
+  const Config file = Parse(
       R"({"name": "a", "host": "ha", "databaseName": "d", "password": "new", "paused": true})");
   const ReloadPlan plan = PlanReload(running, file);
   EXPECT_EQ(plan.reconnected, std::vector<std::string>{"a"});
@@ -54,8 +54,8 @@ TEST(ReloadPlanTest, APasswordChangeReconnectsAndAPauseKeyChangeIsReported) {
 
 TEST(ReloadPlanTest, GlobalSettingsKeepTheirRunningValuesAndAreNamed) {
   const std::string dest = R"({"name": "a", "host": "ha", "databaseName": "d"})";
-  const config::Config running = Parse(dest);
-  const config::Config file = Parse(dest, R"("pollInterval": 2500, "parallelWrites": 4, )");
+  const Config running = Parse(dest);
+  const Config file = Parse(dest, R"("pollInterval": 2500, "parallelWrites": 4, )");
   const ReloadPlan plan = PlanReload(running, file);
   ASSERT_EQ(plan.needs_restart.size(), 2u);
   EXPECT_EQ(plan.needs_restart[0], "pollInterval: 5s -> 2.5s, needs a restart");
@@ -67,8 +67,8 @@ TEST(ReloadPlanTest, GlobalSettingsKeepTheirRunningValuesAndAreNamed) {
 
 TEST(ReloadPlanTest, ANewSourceNeedsARestart) {
   const std::string dest = R"({"name": "a", "host": "ha", "databaseName": "d"})";
-  const config::Config running = Parse(dest);
-  config::Config file = Parse(dest);
+  const Config running = Parse(dest);
+  Config file = Parse(dest);
   file.source.params.host = "elsewhere";
   const ReloadPlan plan = PlanReload(running, file);
   ASSERT_EQ(plan.needs_restart.size(), 1u);
@@ -77,4 +77,4 @@ TEST(ReloadPlanTest, ANewSourceNeedsARestart) {
 }
 
 }  // namespace
-}  // namespace slate
+}  // namespace slate::config
