@@ -177,10 +177,11 @@ int RunWait(const std::vector<std::string>& args) {
   v1::WaitForPositionResponse response;
   auto context = conn.Context();
   const grpc::Status s = stub->WaitForPosition(context.get(), request, &response);
-  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
-      s.error_message().find("waiting for id") != std::string::npos) {
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    // The server's answer (with the positions), or this call's own deadline, set later than the
+    // wait's: either way the id was not reached in time.
     std::cerr << "slatectl wait: " << s.error_message() << "\n";
-    return kExitFailed;  // the server's answer: not reached in time
+    return kExitFailed;
   }
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
       s.error_message().find("standby") != std::string::npos) {

@@ -555,10 +555,9 @@ absl::StatusOr<core::ReloadReport> Replicator::ReloadLocked() {
   const core::StartDecision decision =
       core::DecideStart(facts.source, facts.destinations, report.checks);
   if (decision.refuse) {
+    LogChecks(report.checks);  // every check, as at a start
     const std::string failed = FailedChecks(report.checks);
-    for (absl::string_view line : absl::StrSplit(failed, '\n')) {
-      log::Error(*log, "reload refused: check failed", {{"problem", line}});
-    }
+    log::Error(*log, "reload refused: check failed; nothing changed", {{"failed", failed}});
     return absl::FailedPreconditionError(absl::StrCat(
         "reload refused, nothing changed (the running config goes on); fix these checks:\n",
         failed));

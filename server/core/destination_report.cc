@@ -102,11 +102,7 @@ void DestinationReport::Error(const absl::Status& status, int64_t position, absl
 
 void DestinationReport::Paused(const LaneControl& control, int64_t position) {
   const bool was = state_ == DestinationState::kPaused;
-  SetState(DestinationState::kPaused, position, [&](DestinationStatus& d) {
-    d.paused = true;
-    d.paused_since = control.paused_since;
-    d.paused_by = control.paused_by;
-  });
+  SetState(DestinationState::kPaused, position);  // the pause fields are the engine's
   if (!was) {
     log::Info(*log_, "destination paused",
               {{"destination", name_}, {"position", position}, {"by", control.paused_by}});
@@ -114,11 +110,6 @@ void DestinationReport::Paused(const LaneControl& control, int64_t position) {
 }
 
 void DestinationReport::Resumed(int64_t position) {
-  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
-    d.paused = false;
-    d.paused_since = absl::InfinitePast();
-    d.paused_by.clear();
-  });
   log::Info(*log_, "destination resumed", {{"destination", name_}, {"position", position}});
 }
 

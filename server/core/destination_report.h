@@ -50,7 +50,8 @@ class DestinationReport {
   // connected yet, so it stays `connecting` (with the error and the next retry) while retrying.
   void Error(const absl::Status& status, int64_t position, absl::Time now, absl::Time retry_at,
              bool connecting = false);
-  // Paused (`control` says since when and by what), or no longer paused; `position` for the log.
+  // The state `paused` (`control` says by what, for the log), and the log line of a resume; the
+  // pause fields of the status are the engine's (Engine::ShowPause).
   void Paused(const LaneControl& control, int64_t position);
   void Resumed(int64_t position);
   // The destination's own row of the board, with lag and rate (for progress lines).

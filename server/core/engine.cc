@@ -80,13 +80,8 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   initial.name = lane->setup.name;
   initial.dsn = lane->setup.dsn;
   initial.state_since = clock_.Now();
-  if (!paused_by.empty()) {
-    const LaneControl control = signals_.Lane(lane->id);
-    initial.paused = true;
-    initial.paused_since = control.paused_since;
-    initial.paused_by = control.paused_by;
-  }
   board_.AddDestination(lane->id, std::move(initial));
+  ShowPause(lane->id);
   waiters_.Add(lane->setup.name);
   lane->report = std::make_unique<DestinationReport>(board_, lane->id, lane->setup.name, clock_);
   Lane* raw = lane.get();
@@ -140,33 +135,36 @@ absl::StatusOr<uint64_t> Engine::LaneId(const std::string& name) const {
 }
 
 absl::Status Engine::Pause(const std::string& name, const std::string& by, bool* changed) {
-  absl::StatusOr<uint64_t> id = LaneId(name);
-  if (!id.ok()) return id.status();
-  const bool did = signals_.SetPaused(*id, true, by);
-  if (changed != nullptr) *changed = did;
-  // Shown at once, whatever the loop is doing (a destination retrying shows it too).
-  const LaneControl control = signals_.Lane(*id);
-  board_.UpdateDestination(*id, [&](DestinationStatus& d) {
-    d.paused = true;
-    d.paused_since = control.paused_since;
-    d.paused_by = control.paused_by;
-  });
-  if (did) log::Info(*log::Get("engine"), "pause requested", {{"destination", name}, {"by", by}});
-  return absl::OkStatus();
+  return SetPaused(name, true, by, changed);
 }
 
 absl::Status Engine::Resume(const std::string& name, const std::string& by, bool* changed) {
+  return SetPaused(name, false, by, changed);
+}
+
+absl::Status Engine::SetPaused(const std::string& name, bool paused, const std::string& by,
+                               bool* changed) {
   absl::StatusOr<uint64_t> id = LaneId(name);
   if (!id.ok()) return id.status();
-  const bool did = signals_.SetPaused(*id, false, by);
+  const bool did = signals_.SetPaused(*id, paused, by);
   if (changed != nullptr) *changed = did;
-  board_.UpdateDestination(*id, [](DestinationStatus& d) {
-    d.paused = false;
-    d.paused_since = absl::InfinitePast();
-    d.paused_by.clear();
-  });
-  if (did) log::Info(*log::Get("engine"), "resume requested", {{"destination", name}, {"by", by}});
+  ShowPause(*id);
+  if (did) {
+    log::Info(*log::Get("engine"), paused ? "pause requested" : "resume requested",
+              {{"destination", name}, {"by", by}});
+  }
   return absl::OkStatus();
+}
+
+// The board's pause fields are written here only, from the lane, so they show at once whatever
+// the loop is doing (a destination retrying shows its pause too).
+void Engine::ShowPause(uint64_t id) {
+  const LaneControl control = signals_.Lane(id);
+  board_.UpdateDestination(id, [&](DestinationStatus& d) {
+    d.paused = control.paused;
+    d.paused_since = control.paused_since;
+    d.paused_by = control.paused_by;
+  });
 }
 
 std::vector<std::string> Engine::DestinationNames() const {

@@ -82,6 +82,9 @@ class Engine {
   // The lane named `name`, or null.
   Lane* FindLocked(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<uint64_t> LaneId(const std::string& name) const;
+  absl::Status SetPaused(const std::string& name, bool paused, const std::string& by,
+                         bool* changed);
+  void ShowPause(uint64_t id);
 
   // Constant after construction.
   const EngineOptions options_;

@@ -511,9 +511,12 @@ TEST_F(EngineTest, RemovingADestinationRollsBackItsOpenBatch) {
   const int64_t committed = sinks_[0]->Position();
   std::thread remover([&] { EXPECT_TRUE(engine_->RemoveDestination("d0").ok()); });
   // The removal is asked for (lane 1 ends) before the held write returns.
-  while (!engine_->signals().Lane(1).ending) std::this_thread::yield();
+  const absl::Time give_up = absl::Now() + kWait;
+  while (!engine_->signals().Lane(1).ending && absl::Now() < give_up) std::this_thread::yield();
+  const bool asked_first = engine_->signals().Lane(1).ending;
   Release(*sinks_[0]);
   remover.join();
+  ASSERT_TRUE(asked_first) << "the removal was not asked for while the write was held";
   EXPECT_EQ(sinks_[0]->Position(), committed);
   absl::MutexLock lock(&sinks_[0]->faults().mu);
   EXPECT_EQ(sinks_[0]->faults().aborted_batches, 1);
