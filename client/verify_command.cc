@@ -46,8 +46,11 @@ void Usage(std::ostream& out) {
   out << "Usage: slatectl verify -c FILE [--destination NAMES] [--up-to-position] [--ts-millis]\n"
          "                       [--chunk IDS] [-o text|json]\n\n"
          "Compares the source with each destination by id range, with checksums computed in the\n"
-         "databases (no table transfer): identical, behind (by how much), or the first differing\n"
-         "id with both rows' summaries. Reads only; works with the replicator running or not.\n"
+         "databases (no table transfer): identical, behind (by how much), or every differing row\n"
+         "counted by class (ts truncated to the millisecond, content, missing, extra) with the\n"
+         "first ids of each, both rows' summaries at the first one, and the next step. Reads "
+         "only;\n"
+         "works with the replicator running or not.\n"
          "Exit 0 identical, 1 differences found (or behind, without --up-to-position), 2 usage,\n"
          "3 a database unreachable.\n\n"
       << FlagsUsage(Flags());
@@ -71,6 +74,29 @@ Json RowJson(const std::optional<core::RowSummary>& row) {
               {"event_bytes", row->event_bytes},
               {"event_md5", row->event_md5},
               {"event_head", row->event_head}};
+}
+
+Json ClassesJson(const core::Differences& d) {
+  Json out = Json::object();
+  for (core::DiffClass c : core::kAllDiffClasses) {
+    out[std::string(core::DiffClassName(c))] =
+        Json{{"count", d.of(c).count}, {"first_ids", d.of(c).first_ids}};
+  }
+  return out;
+}
+
+// "  ts truncated to the millisecond: 29986  (ids 1, 2, 3, 4, 5, ...)" per class found.
+std::string ClassesText(const core::Differences& d) {
+  std::string out;
+  for (core::DiffClass c : core::kAllDiffClasses) {
+    const core::ClassTally& t = d.of(c);
+    if (t.count == 0) continue;
+    out += absl::StrFormat("  %-33s %d  (%s %s%s)\n",
+                           absl::StrCat(core::DiffClassDescription(c), ":"), t.count,
+                           t.first_ids.size() == 1 ? "id" : "ids", absl::StrJoin(t.first_ids, ", "),
+                           t.count > static_cast<int64_t>(t.first_ids.size()) ? ", ..." : "");
+  }
+  return out;
 }
 
 const char* OutcomeName(core::VerifyResult::Outcome o) {
@@ -181,6 +207,10 @@ int RunVerify(const std::vector<std::string>& args) {
                                 {"destination_max", result->destination_max},
                                 {"compared_up_to", result->compared_up_to},
                                 {"first_difference", result->first_difference},
+                                {"differing_rows", result->differences.total()},
+                                {"classes", ClassesJson(result->differences)},
+                                {"behind", result->behind},
+                                {"next_step", core::NextStep(*result, d.name)},
                                 {"source_row", RowJson(result->source_row)},
                                 {"destination_row", RowJson(result->destination_row)},
                                 {"seconds", std::round(secs * 1000) / 1000}});
@@ -189,8 +219,13 @@ int RunVerify(const std::vector<std::string>& args) {
     std::cout << d.name << ": " << core::DescribeOutcome(*result)
               << absl::StrFormat("  [%.1f s]", secs) << "\n";
     if (result->outcome == core::VerifyResult::Outcome::kDifferent) {
-      std::cout << "  source:      " << RowText(result->source_row) << "\n"
+      std::cout << ClassesText(result->differences) << "  first difference, id "
+                << result->first_difference << ":\n"
+                << "  source:      " << RowText(result->source_row) << "\n"
                 << "  destination: " << RowText(result->destination_row) << "\n";
+    }
+    if (const std::string next = core::NextStep(*result, d.name); !next.empty()) {
+      std::cout << "  next step: " << next << "\n";
     }
   }
   if (json) {

@@ -36,6 +36,35 @@ class PgVerifyTarget : public core::VerifyTarget {
     return core::RangeSummary{std::stoll((*rows)[0][0]), (*rows)[0][1]};
   }
 
+  absl::StatusOr<std::vector<core::RangeSummary>> SummarizeGroups(int64_t from, int64_t to,
+                                                                  int64_t group) override {
+    auto rows = conn_.Query(
+        absl::StrCat("SELECT (id - ", from, ") / ", group,
+                     " AS g, count(*), sum(hashtextextended(id::text || '|' || ", ts_,
+                     "::text || '|' || event::text, 0)::numeric) FROM events WHERE id BETWEEN ",
+                     from, " AND ", to, " GROUP BY g ORDER BY g"));
+    if (!rows.ok()) return rows.status();
+    const int64_t n = (to - from + group) / group;
+    std::vector<core::RangeSummary> out(static_cast<size_t>(n), core::RangeSummary{0, "0"});
+    for (const auto& r : *rows) {
+      const int64_t g = std::stoll(r[0]);
+      if (g < 0 || g >= n) return absl::InternalError("group index out of range");
+      out[static_cast<size_t>(g)] = core::RangeSummary{std::stoll(r[1]), r[2]};
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<core::RowDigest>> RowDigests(int64_t from, int64_t to) override {
+    auto rows = conn_.Query(absl::StrCat("SELECT id, ", ts_,
+                                         ", md5(event::text) FROM events WHERE id BETWEEN ", from,
+                                         " AND ", to, " ORDER BY id"));
+    if (!rows.ok()) return rows.status();
+    std::vector<core::RowDigest> out;
+    out.reserve(rows->size());
+    for (const auto& r : *rows) out.push_back({std::stoll(r[0]), std::stoll(r[1]), r[2]});
+    return out;
+  }
+
   absl::StatusOr<std::vector<core::RowSummary>> Rows(int64_t from, int64_t to) override {
     auto rows = conn_.Query(
         absl::StrCat("SELECT id, ", ts_,

@@ -79,8 +79,23 @@ TEST_F(VerifyTest, AChangedRowIsFoundWithBothSummaries) {
 TEST_F(VerifyTest, DisplayScaleAndMillisecondsAreDifferencesUnlessAsked) {
   // What the original Node replicator did: ts to the millisecond.
   Exec(Dst(), "UPDATE events SET ts = date_trunc('milliseconds', ts)");
+  const std::string truncated = QueryValue(
+      c().ConnInfo(src_), "SELECT count(*) FROM events WHERE ts <> date_trunc('milliseconds', ts)");
+  ASSERT_NE(truncated, "0");
   std::string out;
   EXPECT_EQ(Verify({}, &out), 1) << out;
+  // Every such row counted, in its own class, with the way out.
+  EXPECT_NE(out.find(absl::StrCat("(", truncated, " rows differ)")), std::string::npos) << out;
+  EXPECT_NE(out.find(absl::StrCat("ts truncated to the millisecond:  ", truncated)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("--ts-millis` accepts them"), std::string::npos) << out;
+  EXPECT_NE(out.find("slatectl repair -c FILE --destination " + name()), std::string::npos) << out;
+  EXPECT_EQ(Verify({"-o", "json"}, &out), 1) << out;
+  EXPECT_NE(out.find(absl::StrCat("\"differing_rows\":", truncated)), std::string::npos) << out;
+  EXPECT_NE(out.find(absl::StrCat("\"ts_millis\":{\"count\":", truncated)), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"content\":{\"count\":0,\"first_ids\":[]}"), std::string::npos) << out;
   EXPECT_EQ(Verify({"--ts-millis"}, &out), 0) << out;
   // A number's display scale (1.50 vs 1.5) is a difference in bytes, even where jsonb equality
   // would call them equal.
@@ -90,7 +105,28 @@ TEST_F(VerifyTest, DisplayScaleAndMillisecondsAreDifferencesUnlessAsked) {
   ASSERT_EQ(QueryValue(Dst(), "SELECT '{\"a\": 1.50}'::jsonb = '{\"a\": 1.5}'::jsonb"), "t")
       << "the premise: jsonb equality ignores display scale";
   EXPECT_EQ(Verify({"--ts-millis"}, &out), 1) << out;
-  EXPECT_NE(out.find("differs at id 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("differs at id 3 (1 row differs)"), std::string::npos) << out;
+  EXPECT_NE(out.find("content differs:                  1  (id 3)"), std::string::npos) << out;
+}
+
+TEST_F(VerifyTest, EveryClassIsCountedInOneRun) {
+  Exec(Dst(), "UPDATE events SET event = event || '{\"tampered\": true}' WHERE id IN (10, 20)");
+  Exec(Dst(), "DELETE FROM events WHERE id IN (30, 31, 32)");
+  Exec(Dst(),
+       "UPDATE events SET ts = date_trunc('milliseconds', ts) WHERE id BETWEEN 40 AND 49 "
+       "AND ts <> date_trunc('milliseconds', ts)");
+  const long long millis =
+      std::stoll(QueryValue(c().ConnInfo(src_),
+                            "SELECT count(*) FROM events WHERE id BETWEEN 40 AND 49 AND ts <> "
+                            "date_trunc('milliseconds', ts)"));
+  std::string out;
+  EXPECT_EQ(Verify({"-o", "json"}, &out), 1) << out;
+  EXPECT_NE(out.find("\"content\":{\"count\":2,\"first_ids\":[10,20]}"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"missing\":{\"count\":3,\"first_ids\":[30,31,32]}"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(absl::StrCat("\"ts_millis\":{\"count\":", millis)), std::string::npos) << out;
+  EXPECT_NE(out.find(absl::StrCat("\"differing_rows\":", 5 + millis)), std::string::npos) << out;
+  EXPECT_NE(out.find("\"first_difference\":10"), std::string::npos) << out;
 }
 
 TEST_F(VerifyTest, RowsBeyondTheSourceAndUnreachableDatabases) {

@@ -1,5 +1,6 @@
 #include "server/core/verify.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -12,9 +13,14 @@ class MapTarget : public VerifyTarget {
  public:
   std::map<int64_t, RowSummary> rows;
   int summaries = 0;
+  int group_queries = 0;
+  int64_t rows_read = 0;
   absl::StatusOr<int64_t> MaxId() override { return rows.empty() ? 0 : rows.rbegin()->first; }
   absl::StatusOr<RangeSummary> Summarize(int64_t from, int64_t to) override {
     ++summaries;
+    return Sum(from, to);
+  }
+  RangeSummary Sum(int64_t from, int64_t to) const {
     RangeSummary s;
     uint64_t sum = 0;
     for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
@@ -24,6 +30,23 @@ class MapTarget : public VerifyTarget {
     }
     s.digest = absl::StrCat(sum);
     return s;
+  }
+  absl::StatusOr<std::vector<RangeSummary>> SummarizeGroups(int64_t from, int64_t to,
+                                                            int64_t group) override {
+    ++group_queries;
+    std::vector<RangeSummary> out;
+    for (int64_t g = from; g <= to; g += group) {
+      out.push_back(Sum(g, std::min(to, g + group - 1)));
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<RowDigest>> RowDigests(int64_t from, int64_t to) override {
+    std::vector<RowDigest> out;
+    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
+      out.push_back({it->first, it->second.ts_micros, it->second.event_md5});
+      ++rows_read;
+    }
+    return out;
   }
   absl::StatusOr<std::vector<RowSummary>> Rows(int64_t from, int64_t to) override {
     std::vector<RowSummary> out;
@@ -61,7 +84,7 @@ TEST(VerifyTest, IdenticalBehindAndUpToPosition) {
   EXPECT_EQ(r->outcome, VerifyResult::Outcome::kIdentical);
 }
 
-TEST(VerifyTest, BisectsToTheFirstDifferenceWithFewQueries) {
+TEST(VerifyTest, FindsEveryDifferenceReadingOnlyTheDifferingGroups) {
   MapTarget src, dst;
   src.Fill(100000);
   dst.Fill(100000);
@@ -73,24 +96,83 @@ TEST(VerifyTest, BisectsToTheFirstDifferenceWithFewQueries) {
   EXPECT_EQ(r->first_difference, 77777);
   EXPECT_EQ(r->source_row->event_md5, "md5-77777");
   EXPECT_EQ(r->destination_row->event_md5, "changed");
-  EXPECT_LT(dst.summaries, 20);  // bisection, not a scan
+  EXPECT_EQ(r->differences.of(DiffClass::kContent).count, 2);
+  EXPECT_EQ(r->differences.of(DiffClass::kContent).first_ids, (std::vector<int64_t>{77777, 88888}));
+  EXPECT_EQ(r->differences.total(), 2);
+  EXPECT_EQ(DescribeOutcome(*r), "differs at id 77777 (2 rows differ)");
+  // Two chunk summaries and one group query for the chunk that differs, then only the rows of
+  // the two differing groups (391 ids each): not a scan.
+  EXPECT_EQ(dst.summaries, 2);
+  EXPECT_EQ(dst.group_queries, 1);
+  EXPECT_LE(dst.rows_read, 2 * 391);
 }
 
-TEST(VerifyTest, AMissingRowAndRowsBeyondTheSourceAreDifferences) {
+TEST(VerifyTest, MissingExtraAndBehindAreCountedApart) {
   MapTarget src, dst;
   src.Fill(500);
   dst.Fill(500);
   dst.rows.erase(250);
+  dst.rows.erase(251);
   auto r = Verify(src, dst, Chunk(100), nullptr);
   EXPECT_EQ(r->first_difference, 250);
+  EXPECT_EQ(r->differences.of(DiffClass::kMissing).count, 2);
   EXPECT_TRUE(r->source_row.has_value());
   EXPECT_FALSE(r->destination_row.has_value());
-  dst.Fill(510);  // 250 back, and ten more than the source
+  dst.Fill(510);  // 250 and 251 back, and ten more than the source
   r = Verify(src, dst, Chunk(100), nullptr);
   EXPECT_EQ(r->outcome, VerifyResult::Outcome::kDifferent);
   EXPECT_EQ(r->first_difference, 501);
+  EXPECT_EQ(r->differences.of(DiffClass::kExtra).count, 10);
+  EXPECT_EQ(r->differences.of(DiffClass::kExtra).first_ids,
+            (std::vector<int64_t>{501, 502, 503, 504, 505}));
   EXPECT_FALSE(r->source_row.has_value());
   EXPECT_EQ(r->destination_row->id, 501);
+  // Behind and a changed row: both said.
+  for (int64_t id = 450; id <= 510; ++id) dst.rows.erase(id);
+  dst.rows[7].event_md5 = "x";
+  r = Verify(src, dst, Chunk(100), nullptr);
+  EXPECT_EQ(r->outcome, VerifyResult::Outcome::kDifferent);
+  EXPECT_EQ(r->behind, 51);
+  EXPECT_EQ(DescribeOutcome(*r), "differs at id 7 (1 row differs; behind by 51)");
+  EXPECT_NE(NextStep(*r, "d").find("repair leaves them alone"), std::string::npos);
+}
+
+TEST(VerifyTest, MillisecondTruncatedTimestampsAreTheirOwnClassWithTheirFixes) {
+  MapTarget src, dst;
+  src.Fill(3000);
+  for (auto& [id, row] : src.rows) row.ts_micros = id * 1000 + 123;  // sub-millisecond digits
+  dst.rows = src.rows;
+  for (auto& [id, row] : dst.rows) row.ts_micros = TruncateToMillis(row.ts_micros);
+  dst.rows[2000].ts_micros -= 1000;  // a ts off by a millisecond: not the Node tool's
+  dst.rows[2500].event_md5 = "other";
+  auto r = Verify(src, dst, Chunk(1000), nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->differences.of(DiffClass::kTsMillis).count, 2998);
+  EXPECT_EQ(r->differences.of(DiffClass::kTsMillis).first_ids,
+            (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(r->differences.of(DiffClass::kContent).count, 2);
+  EXPECT_EQ(r->differences.first_class, DiffClass::kTsMillis);
+  const std::string next = NextStep(*r, "replica1");
+  EXPECT_NE(next.find("2998 rows differ only in ts below the millisecond"), std::string::npos);
+  EXPECT_NE(next.find("--ts-millis"), std::string::npos);
+  EXPECT_NE(next.find("slatectl repair -c FILE --destination replica1"), std::string::npos);
+  EXPECT_NE(next.find("2 rows differ otherwise"), std::string::npos);
+
+  Differences diff;
+  std::vector<TsFix> fixes;
+  ASSERT_TRUE(CompareRange(src, dst, 1, 3000, &diff, &fixes).ok());
+  ASSERT_EQ(fixes.size(), 2998u);
+  EXPECT_EQ(fixes[0].id, 1);
+  EXPECT_EQ(fixes[0].source_ts_micros, 1123);
+  EXPECT_EQ(fixes[0].destination_ts_micros, 1000);
+  EXPECT_EQ(fixes[0].event_md5, "md5-1");
+  for (const TsFix& f : fixes) EXPECT_TRUE(f.id != 2000 && f.id != 2500) << f.id;
+}
+
+TEST(VerifyTest, TruncationToMillisecondsFloorsBeforeTheEpochToo) {
+  EXPECT_EQ(TruncateToMillis(1234567), 1234000);
+  EXPECT_EQ(TruncateToMillis(-1), -1000);
+  EXPECT_EQ(TruncateToMillis(-1000), -1000);
 }
 
 }  // namespace
