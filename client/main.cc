@@ -27,6 +27,7 @@ const Subcommand kSubcommands[] = {
     {"health", "ask the standard gRPC health service", slate::ctl::RunHealth},
     {"verify", "prove destinations equal the source (checksums in the databases)",
      slate::ctl::RunVerify},
+    {"repair", "rewrite a destination's ms-truncated ts from the source", slate::ctl::RunRepair},
     {"init-db", "create a slate source or destination database", slate::ctl::RunInitDb},
 };
 

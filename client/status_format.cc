@@ -38,13 +38,13 @@ std::string Pad(std::string s, size_t width) {
   return s;
 }
 
+}  // namespace
+
 std::string Bar(double fraction, int width) {
   const int filled = static_cast<int>(std::lround(std::clamp(fraction, 0.0, 1.0) * width));
   return absl::StrCat("[", std::string(static_cast<size_t>(filled), '#'),
                       std::string(static_cast<size_t>(width - filled), '.'), "]");
 }
-
-}  // namespace
 
 std::string HumanDuration(double seconds) {
   if (seconds < 60) return absl::StrFormat("%.1fs", seconds);

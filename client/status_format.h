@@ -17,6 +17,8 @@ namespace v1 = ::slate::replicator::v1;
 std::string FormatStatus(const v1::GetStatusResponse& status);
 // Every check with PASS/WARN/FAIL, the run parameters, and a verdict.
 std::string FormatValidation(const v1::ValidateResponse& response);
+// "[#####.....]": `width` cells, `fraction` of them filled.
+std::string Bar(double fraction, int width);
 // "1h02m", "3m05s", "12.3s".
 std::string HumanDuration(double seconds);
 // The state as shown: "catching_up".

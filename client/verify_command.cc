@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/commands.h"
+#include "client/diff_format.h"
 #include "client/exit_codes.h"
 #include "server/common/args.h"
 #include "server/common/log.h"
@@ -74,29 +75,6 @@ Json RowJson(const std::optional<core::RowSummary>& row) {
               {"event_bytes", row->event_bytes},
               {"event_md5", row->event_md5},
               {"event_head", row->event_head}};
-}
-
-Json ClassesJson(const core::Differences& d) {
-  Json out = Json::object();
-  for (core::DiffClass c : core::kAllDiffClasses) {
-    out[std::string(core::DiffClassName(c))] =
-        Json{{"count", d.of(c).count}, {"first_ids", d.of(c).first_ids}};
-  }
-  return out;
-}
-
-// "  ts truncated to the millisecond: 29986  (ids 1, 2, 3, 4, 5, ...)" per class found.
-std::string ClassesText(const core::Differences& d) {
-  std::string out;
-  for (core::DiffClass c : core::kAllDiffClasses) {
-    const core::ClassTally& t = d.of(c);
-    if (t.count == 0) continue;
-    out += absl::StrFormat("  %-33s %d  (%s %s%s)\n",
-                           absl::StrCat(core::DiffClassDescription(c), ":"), t.count,
-                           t.first_ids.size() == 1 ? "id" : "ids", absl::StrJoin(t.first_ids, ", "),
-                           t.count > static_cast<int64_t>(t.first_ids.size()) ? ", ..." : "");
-  }
-  return out;
 }
 
 const char* OutcomeName(core::VerifyResult::Outcome o) {

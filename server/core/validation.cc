@@ -171,7 +171,13 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
       checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kPass,
                  "its writer lock is held by this replicator");
     } else if (!dest.writer_lock_holder.empty()) {
-      if (dest.writer_lock_same_config) {
+      if (dest.writer_lock_application_name == kRepairApplicationName) {
+        // slatectl repair holds it while it mends rows: it ends by itself.
+        checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kFail,
+                   absl::StrCat(who, " is being repaired by slatectl repair (",
+                                dest.writer_lock_holder, "): a start waits until it ends"),
+                   /*transient=*/true);
+      } else if (dest.writer_lock_same_config) {
         // Another instance of this config: a start waits as its standby.
         checks.Add(absl::StrCat(dest.label, ": single writer"), CheckResult::kFail,
                    absl::StrCat(who, " is being written by another instance of this config (",
@@ -240,7 +246,8 @@ Check CompareFirstEvents(const FirstEvent& s, const FirstEvent& d, const std::st
   if (d.ts_unix_micros % 1000 == 0 && diff >= 0 && diff < 1000) {
     return {"first event", CheckResult::kWarn,
             "equal but for ts truncated to the millisecond: written by the original Node "
-            "replicator. New rows are copied with microseconds"};
+            "replicator. New rows are copied with microseconds; `slatectl repair` rewrites the "
+            "old ones from the source"};
   }
   return {"first event", CheckResult::kFail,
           absl::StrCat(who,

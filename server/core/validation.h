@@ -38,6 +38,9 @@ struct DatabaseFacts {
   bool writer_lock_same_config = false;
 };
 
+// The application_name of slatectl repair's writing session: a writer lock it holds is waited for.
+inline constexpr char kRepairApplicationName[] = "slatectl repair";
+
 enum class CheckResult { kPass, kWarn, kFail };
 absl::string_view CheckResultName(CheckResult r);
 

@@ -1,10 +1,13 @@
 #include "server/core/verify.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+
+#include "server/core/repair.h"
 
 namespace slate::core {
 namespace {
@@ -173,6 +176,91 @@ TEST(VerifyTest, TruncationToMillisecondsFloorsBeforeTheEpochToo) {
   EXPECT_EQ(TruncateToMillis(1234567), 1234000);
   EXPECT_EQ(TruncateToMillis(-1), -1000);
   EXPECT_EQ(TruncateToMillis(-1000), -1000);
+}
+
+// Applies fixes to a MapTarget as the PostgreSQL rewriter does: only to rows still as seen.
+class MapRewriter : public TsRewriter {
+ public:
+  explicit MapRewriter(MapTarget& target) : target_(target) {}
+  std::vector<size_t> transaction_sizes;
+  std::function<void()> before_each;
+  absl::StatusOr<int64_t> RewriteTs(const std::vector<TsFix>& fixes) override {
+    if (before_each) before_each();
+    transaction_sizes.push_back(fixes.size());
+    int64_t n = 0;
+    for (const TsFix& f : fixes) {
+      auto it = target_.rows.find(f.id);
+      if (it == target_.rows.end() || it->second.ts_micros != f.destination_ts_micros ||
+          it->second.event_md5 != f.event_md5) {
+        continue;
+      }
+      it->second.ts_micros = f.source_ts_micros;
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  MapTarget& target_;
+};
+
+class RepairTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src.Fill(25000);
+    for (auto& [id, row] : src.rows) row.ts_micros = id * 1000 + 7;
+    dst.rows = src.rows;
+    for (auto& [id, row] : dst.rows) row.ts_micros = TruncateToMillis(row.ts_micros);
+  }
+  RepairOptions Options() {
+    RepairOptions o;
+    o.chunk = 4000;
+    o.max_rows_per_transaction = 10000;
+    return o;
+  }
+  MapTarget src, dst;
+};
+
+TEST_F(RepairTest, RewritesOnlyTruncatedRowsInBoundedTransactions) {
+  dst.rows[100].event_md5 = "tampered";
+  dst.rows.erase(200);
+  dst.rows[300].ts_micros = 5;  // another ts: content, not the Node tool's truncation
+  MapRewriter writer(dst);
+  std::vector<RepairProgress> seen;
+  auto r = RepairTruncatedTs(
+      src, dst, writer, Options(), [&](const RepairProgress& p) { seen.push_back(p); }, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->repaired, 25000 - 3);
+  EXPECT_EQ(r->skipped, 0);
+  EXPECT_EQ(r->left.of(DiffClass::kContent).count, 2);
+  EXPECT_EQ(r->left.of(DiffClass::kMissing).first_ids, std::vector<int64_t>{200});
+  EXPECT_EQ(r->left.of(DiffClass::kTsMillis).count, 0);
+  for (size_t n : writer.transaction_sizes) EXPECT_LE(n, 10000u);
+  EXPECT_EQ(dst.rows[100].ts_micros, TruncateToMillis(src.rows[100].ts_micros)) << "left alone";
+  EXPECT_EQ(dst.rows[300].ts_micros, 5) << "left alone";
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().compared_up_to, 25000);
+  EXPECT_EQ(seen.back().repaired, 25000 - 3);
+  auto v = Verify(src, dst, Chunk(4000), nullptr);
+  EXPECT_EQ(v->differences.total(), 3);
+}
+
+TEST_F(RepairTest, ARowChangedBeforeItsRewriteIsSkippedAndAStopEndsBetweenTransactions) {
+  MapRewriter writer(dst);
+  writer.before_each = [&] { dst.rows[2].event_md5 = "changed meanwhile"; };
+  int calls = 0;
+  RepairOptions o = Options();
+  o.max_rows_per_transaction = 1000;
+  auto r = RepairTruncatedTs(src, dst, writer, o, nullptr, [&] { return ++calls > 3; });
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(writer.transaction_sizes.size(), 3u);
+  EXPECT_EQ(dst.rows[2].ts_micros, TruncateToMillis(src.rows[2].ts_micros));
+  // Run again: the rest, and nothing twice.
+  writer.before_each = nullptr;
+  r = RepairTruncatedTs(src, dst, writer, o, nullptr, nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->repaired, 25000 - 3000);
+  EXPECT_EQ(r->left.of(DiffClass::kContent).first_ids, std::vector<int64_t>{2});
 }
 
 }  // namespace
