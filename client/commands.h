@@ -14,6 +14,7 @@ int RunStop(const std::vector<std::string>& args);
 int RunHealth(const std::vector<std::string>& args);
 int RunVerify(const std::vector<std::string>& args);
 int RunRepair(const std::vector<std::string>& args);
+int RunRestore(const std::vector<std::string>& args);
 int RunReload(const std::vector<std::string>& args);
 int RunPause(const std::vector<std::string>& args);
 int RunResume(const std::vector<std::string>& args);

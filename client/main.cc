@@ -28,6 +28,7 @@ const Subcommand kSubcommands[] = {
     {"verify", "prove destinations equal the source (checksums in the databases)",
      slate::ctl::RunVerify},
     {"repair", "rewrite a destination's ms-truncated ts from the source", slate::ctl::RunRepair},
+    {"restore", "rebuild an empty source from a backup by COPY", slate::ctl::RunRestore},
     {"init-db", "create a slate source or destination database", slate::ctl::RunInitDb},
 };
 

@@ -233,6 +233,47 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
   return checks.Take();
 }
 
+std::vector<Check> ValidateRestore(const DatabaseFacts& target, const DatabaseFacts& backup) {
+  Checks checks;
+  const std::string target_who = absl::StrCat(target.label, " (", target.dsn, ")");
+  if (CheckBasics(target, checks, "source")) {
+    const std::vector<std::string> missing = Present(target, false);
+    if (!missing.empty()) {
+      checks.Add(absl::StrCat(target.label, ": slate objects"), CheckResult::kFail,
+                 absl::StrCat(target_who, " lacks ", absl::StrJoin(missing, ", "),
+                              ": it is not a slate source. Restore into a database made with "
+                              "`slatectl init-db --table-type source`"));
+    } else if (target.count != 0) {
+      checks.Add(absl::StrCat(target.label, ": empty"), CheckResult::kFail,
+                 absl::StrCat(target_who, " already has ", target.count,
+                              " events: restore only into an empty, freshly initialised source "
+                              "(`slatectl init-db --table-type source`)"));
+    } else {
+      checks.Add(absl::StrCat(target.label, ": empty"), CheckResult::kPass,
+                 "an empty slate source");
+    }
+  }
+  if (!target.identity.empty() && target.identity == backup.identity) {
+    checks.Add(absl::StrCat(backup.label, ": distinct"), CheckResult::kFail,
+               absl::StrCat(backup.label, " (", backup.dsn,
+                            ") is the target database itself: name the backup to restore from"));
+    return checks.Take();
+  }
+  if (CheckBasics(backup, checks, "destination")) {
+    if (backup.count < 1 || backup.count != backup.max_id) {
+      checks.Add(absl::StrCat(backup.label, ": no holes"), CheckResult::kFail,
+                 absl::StrCat(backup.label, " (", backup.dsn, ") has ", backup.count,
+                              " events and max id ", backup.max_id,
+                              ": a backup must hold ids 1..max without holes (count = max id >= "
+                              "1). Verify it, or restore from another backup"));
+    } else {
+      checks.Add(absl::StrCat(backup.label, ": no holes"), CheckResult::kPass,
+                 absl::StrCat("count = max id = ", backup.count));
+    }
+  }
+  return checks.Take();
+}
+
 Check CompareFirstEvents(const FirstEvent& s, const FirstEvent& d, const std::string& who) {
   if (d.id != s.id || d.event_text != s.event_text) {
     return {"first event", CheckResult::kFail,

@@ -67,6 +67,10 @@ std::vector<Check> ValidateFacts(const DatabaseFacts& source,
                                  const std::vector<DatabaseFacts>& destinations,
                                  const ValidationOptions& options);
 
+// slatectl restore's checks: the target is a slate source and empty, the backup is another
+// database with an events table holding ids 1..max without holes (count = max id >= 1).
+std::vector<Check> ValidateRestore(const DatabaseFacts& target, const DatabaseFacts& backup);
+
 bool AllPassed(const std::vector<Check>& checks);  // no kFail
 
 // What a real start does with the checks: refuse (a definitive failure: exit 4), or start,

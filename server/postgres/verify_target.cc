@@ -9,10 +9,12 @@
 namespace slate::pg {
 namespace {
 
+// Queries `conn_`: its own session (Open), or another's (a view inside its transaction).
 class PgVerifyTarget : public core::VerifyTarget {
  public:
-  explicit PgVerifyTarget(bool ts_millis)
-      : ts_(ts_millis ? sql::kTsMillisMicros : sql::kTsMicros) {}
+  explicit PgVerifyTarget(bool ts_millis, PgConn* borrowed = nullptr)
+      : ts_(ts_millis ? sql::kTsMillisMicros : sql::kTsMicros),
+        conn_(borrowed != nullptr ? *borrowed : owned_) {}
 
   absl::Status Open(const ConnParams& params, const std::string& what) {
     RETURN_IF_ERROR(conn_.Open(params, what, /*bound_calls=*/true));
@@ -81,10 +83,15 @@ class PgVerifyTarget : public core::VerifyTarget {
 
  private:
   const std::string ts_;
-  PgConn conn_;
+  PgConn owned_;
+  PgConn& conn_;
 };
 
 }  // namespace
+
+std::unique_ptr<core::VerifyTarget> NewVerifyView(PgConn& conn) {
+  return std::make_unique<PgVerifyTarget>(/*ts_millis=*/false, &conn);
+}
 
 absl::StatusOr<std::unique_ptr<core::VerifyTarget>> NewVerifyTarget(const ConnParams& params,
                                                                     const std::string& what,

@@ -19,4 +19,8 @@ absl::StatusOr<std::unique_ptr<core::VerifyTarget>> NewVerifyTarget(const ConnPa
                                                                     const std::string& what,
                                                                     bool ts_millis);
 
+class PgConn;
+// The same checksums on `conn`, which stays the caller's (inside its transaction, e.g. restore).
+std::unique_ptr<core::VerifyTarget> NewVerifyView(PgConn& conn);
+
 }  // namespace slate::pg

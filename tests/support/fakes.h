@@ -4,17 +4,21 @@
 // core. Thread-safe where the engine shares them across threads (FakeSourceDb, FakeSinkDb,
 // FakeWakeups). Faults are injected by queueing statuses that the next calls return.
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 #include "server/core/interfaces.h"
+#include "server/core/verify.h"
 
 namespace slate::testing {
 
@@ -150,6 +154,74 @@ class FakeWakeups : public core::WakeupSource {
   std::deque<std::vector<std::string>> queue_ ABSL_GUARDED_BY(mu_);
   bool drop_ ABSL_GUARDED_BY(mu_) = false;
   int connects_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// verify.h's VerifyTarget over rows in memory; counts its queries.
+class FakeVerifyTarget : public core::VerifyTarget {
+ public:
+  // Tests on one thread use `rows` directly; with another thread querying, through Mutate().
+  std::map<int64_t, core::RowSummary> rows;
+  void Mutate(const std::function<void(std::map<int64_t, core::RowSummary>&)>& fn) {
+    absl::MutexLock lock(&mu_);
+    fn(rows);
+  }
+  int summaries = 0;
+  int group_queries = 0;
+  int64_t rows_read = 0;
+  absl::StatusOr<int64_t> MaxId() override {
+    absl::MutexLock lock(&mu_);
+    return rows.empty() ? 0 : rows.rbegin()->first;
+  }
+  absl::StatusOr<core::RangeSummary> Summarize(int64_t from, int64_t to) override {
+    absl::MutexLock lock(&mu_);
+    ++summaries;
+    return Sum(from, to);
+  }
+  core::RangeSummary Sum(int64_t from, int64_t to) const {
+    core::RangeSummary s;
+    uint64_t sum = 0;
+    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
+      ++s.count;
+      sum += std::hash<std::string>()(
+          absl::StrCat(it->first, "|", it->second.ts_micros, "|", it->second.event_md5));
+    }
+    s.digest = absl::StrCat(sum);
+    return s;
+  }
+  absl::StatusOr<std::vector<core::RangeSummary>> SummarizeGroups(int64_t from, int64_t to,
+                                                                  int64_t group) override {
+    absl::MutexLock lock(&mu_);
+    ++group_queries;
+    std::vector<core::RangeSummary> out;
+    for (int64_t g = from; g <= to; g += group) {
+      out.push_back(Sum(g, std::min(to, g + group - 1)));
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<core::RowDigest>> RowDigests(int64_t from, int64_t to) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<core::RowDigest> out;
+    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
+      out.push_back({it->first, it->second.ts_micros, it->second.event_md5});
+      ++rows_read;
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<core::RowSummary>> Rows(int64_t from, int64_t to) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<core::RowSummary> out;
+    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+  void Fill(int64_t n) {
+    for (int64_t id = 1; id <= n; ++id)
+      rows[id] = {id, id * 1000, 10, absl::StrCat("md5-", id), "{}"};
+  }
+
+ private:
+  absl::Mutex mu_;
 };
 
 }  // namespace slate::testing

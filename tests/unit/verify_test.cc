@@ -8,61 +8,13 @@
 #include "gtest/gtest.h"
 
 #include "server/core/repair.h"
+#include "server/core/restore.h"
+#include "tests/support/fakes.h"
 
 namespace slate::core {
 namespace {
 
-class MapTarget : public VerifyTarget {
- public:
-  std::map<int64_t, RowSummary> rows;
-  int summaries = 0;
-  int group_queries = 0;
-  int64_t rows_read = 0;
-  absl::StatusOr<int64_t> MaxId() override { return rows.empty() ? 0 : rows.rbegin()->first; }
-  absl::StatusOr<RangeSummary> Summarize(int64_t from, int64_t to) override {
-    ++summaries;
-    return Sum(from, to);
-  }
-  RangeSummary Sum(int64_t from, int64_t to) const {
-    RangeSummary s;
-    uint64_t sum = 0;
-    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
-      ++s.count;
-      sum += std::hash<std::string>()(
-          absl::StrCat(it->first, "|", it->second.ts_micros, "|", it->second.event_md5));
-    }
-    s.digest = absl::StrCat(sum);
-    return s;
-  }
-  absl::StatusOr<std::vector<RangeSummary>> SummarizeGroups(int64_t from, int64_t to,
-                                                            int64_t group) override {
-    ++group_queries;
-    std::vector<RangeSummary> out;
-    for (int64_t g = from; g <= to; g += group) {
-      out.push_back(Sum(g, std::min(to, g + group - 1)));
-    }
-    return out;
-  }
-  absl::StatusOr<std::vector<RowDigest>> RowDigests(int64_t from, int64_t to) override {
-    std::vector<RowDigest> out;
-    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
-      out.push_back({it->first, it->second.ts_micros, it->second.event_md5});
-      ++rows_read;
-    }
-    return out;
-  }
-  absl::StatusOr<std::vector<RowSummary>> Rows(int64_t from, int64_t to) override {
-    std::vector<RowSummary> out;
-    for (auto it = rows.lower_bound(from); it != rows.end() && it->first <= to; ++it) {
-      out.push_back(it->second);
-    }
-    return out;
-  }
-  void Fill(int64_t n) {
-    for (int64_t id = 1; id <= n; ++id)
-      rows[id] = {id, id * 1000, 10, absl::StrCat("md5-", id), "{}"};
-  }
-};
+using MapTarget = testing::FakeVerifyTarget;
 
 VerifyOptions Chunk(int64_t chunk, bool up_to_position = false) {
   VerifyOptions o;
@@ -261,6 +213,98 @@ TEST_F(RepairTest, ARowChangedBeforeItsRewriteIsSkippedAndAStopEndsBetweenTransa
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->repaired, 25000 - 3000);
   EXPECT_EQ(r->left.of(DiffClass::kContent).first_ids, std::vector<int64_t>{2});
+}
+
+core::RowSummary Summary(int64_t id, int64_t ts, const std::string& encoded) {
+  return {id, ts, static_cast<int64_t>(encoded.size()), encoded, ""};
+}
+
+// A target source in memory: rows land in `view` only when the COPY ends; a commit keeps them.
+class FakeRestoreTarget : public RestoreTarget {
+ public:
+  absl::Status Begin() override {
+    began = true;
+    return absl::OkStatus();
+  }
+  absl::Status Write(const EventRow& row) override {
+    copied.push_back(Summary(row.id, row.ts, std::string(row.encoded)));
+    return absl::OkStatus();
+  }
+  absl::Status EndCopy() override {
+    for (const core::RowSummary& r : copied) table.rows[r.id] = r;
+    if (tamper_id != 0) table.rows[tamper_id].event_md5 = "changed";
+    return absl::OkStatus();
+  }
+  VerifyTarget& view() override { return table; }
+  absl::Status Commit(int64_t max_id) override {
+    committed_max = max_id;
+    return absl::OkStatus();
+  }
+  void Abort() override {
+    aborted = true;
+    table.rows.clear();
+  }
+  std::vector<core::RowSummary> copied;
+  MapTarget table;
+  int64_t tamper_id = 0;
+  bool began = false;
+  bool aborted = false;
+  int64_t committed_max = 0;
+};
+
+class RestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 40; ++i) backup.AddTransaction(i % 7 + 1);
+    for (const testing::FakeRow& r : backup.Rows()) {
+      backup_view.rows[r.id] = Summary(r.id, r.ts, r.encoded);
+    }
+  }
+  testing::FakeSourceDb backup;
+  MapTarget backup_view;
+};
+
+TEST_F(RestoreTest, CopiesEveryRowUntouchedVerifiesThenCommitsWithTheMaxId) {
+  testing::FakeEventSource source(backup);
+  FakeRestoreTarget target;
+  std::vector<RestoreProgress> seen;
+  const int64_t max = backup.MaxId();
+  auto r = Restore(source, backup_view, target, max, 64,
+                   [&](const RestoreProgress& p) { seen.push_back(p); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->rows, max);
+  EXPECT_EQ(r->next_insert_id, max + 1);
+  EXPECT_EQ(target.committed_max, max);
+  EXPECT_FALSE(target.aborted);
+  ASSERT_EQ(target.copied.size(), static_cast<size_t>(max));
+  for (const testing::FakeRow& row : backup.Rows()) {
+    EXPECT_EQ(target.copied[static_cast<size_t>(row.id - 1)].event_md5, row.encoded);
+  }
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(seen.back().verifying);
+  EXPECT_EQ(seen.back().done, max);
+}
+
+TEST_F(RestoreTest, ARowThatDiffersAfterTheCopyRollsEverythingBack) {
+  testing::FakeEventSource source(backup);
+  FakeRestoreTarget target;
+  target.tamper_id = 100;
+  auto r = Restore(source, backup_view, target, backup.MaxId(), 64, nullptr);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("differ from the backup"), std::string::npos);
+  EXPECT_TRUE(target.aborted);
+  EXPECT_EQ(target.committed_max, 0);
+}
+
+TEST_F(RestoreTest, AHoleInTheBackupRollsBack) {
+  backup.AddRow(backup.MaxId() + 2, 1);  // a hole before it
+  testing::FakeEventSource source(backup);
+  FakeRestoreTarget target;
+  auto r = Restore(source, backup_view, target, backup.MaxId(), 64, nullptr);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("ids are missing"), std::string::npos) << r.status();
+  EXPECT_TRUE(target.aborted);
+  EXPECT_EQ(target.committed_max, 0);
 }
 
 }  // namespace
