@@ -137,6 +137,20 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
                       d.paused_by().empty() ? "" : absl::StrCat(" by ", d.paused_by()),
                       " (slatectl resume ", d.name(), ")\n");
     }
+    if (d.diverged()) {
+      absl::StrAppend(&out, Pad("", name_width + 2), "DIVERGED: ", d.differing_rows(),
+                      d.differing_rows() == 1 ? " row differs" : " rows differ",
+                      " from the source, the first at id ", d.diverged_at_id(), " (",
+                      d.diverged_class(), "); see slatectl verify -c FILE --destination ", d.name(),
+                      "\n");
+    }
+    if (d.verify_enabled()) {
+      absl::StrAppend(
+          &out, Pad("", name_width + 2), "verified 1..", d.verified_position(), ", last full pass ",
+          Time(d.last_full_verify_time()),
+          d.verify_error().empty() ? "" : absl::StrCat(" (held back: ", d.verify_error(), ")"),
+          "\n");
+    }
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include "server/metrics/exporter.h"
 #include "server/postgres/adapters.h"
 #include "server/postgres/facts.h"
+#include "server/postgres/verify_target.h"
 
 namespace slate {
 
@@ -158,6 +159,14 @@ core::DestinationSetup BuildDestination(const config::Config& config, size_t ind
   sink_options.take_writer_lock = false;
   for (int helper = 1; helper < options.parallel_writes; ++helper) {
     s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
+  }
+  if (options.verify_ids_per_second > 0) {
+    s.verify_source = [source, source_what] {
+      return pg::NewVerifyTarget(source, source_what, /*ts_millis=*/false);
+    };
+    s.verify_destination = [dest, what] {
+      return pg::NewVerifyTarget(dest, what, /*ts_millis=*/false);
+    };
   }
   if (deferred_check) {
     s.startup_check = [source_db = config.source, d, validation = OptionsFor(config, "")] {

@@ -237,7 +237,8 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   CheckKeys(root, "",
             {"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations",
              "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout", "stallTimeout",
-             "parallelWrites", "synchronousCommit", "instanceGroup"},
+             "parallelWrites", "synchronousCommit", "instanceGroup", "verifyIdsPerSecond",
+             "verifyPassInterval"},
             errors);
 
   core::EngineOptions& engine = config.engine;
@@ -276,6 +277,13 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
     } else {
       engine.synchronous_commit = *sc;
     }
+  }
+  if (auto n = GetInt(root, "verifyIdsPerSecond", "", 0, 100000000, "ids per second", errors)) {
+    engine.verify_ids_per_second = *n;
+  }
+  if (auto ms =
+          GetInt(root, "verifyPassInterval", "", 0, 86400000 * 365LL, "milliseconds", errors)) {
+    engine.verify_full_pass_every = absl::Milliseconds(*ms);
   }
   if (auto group = GetString(root, "instanceGroup", "", false, errors)) {
     if (absl::StripAsciiWhitespace(*group).empty()) {
@@ -386,6 +394,14 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   out.emplace_back("stallTimeout", absl::FormatDuration(engine.stall_timeout));
   out.emplace_back("parallelWrites", absl::StrCat(engine.parallel_writes));
   out.emplace_back("synchronousCommit", engine.synchronous_commit);
+  out.emplace_back("verifyIdsPerSecond",
+                   engine.verify_ids_per_second == 0
+                       ? std::string("0 (continuous verification off)")
+                       : absl::StrCat(engine.verify_ids_per_second, " per destination"));
+  out.emplace_back("verifyPassInterval",
+                   engine.verify_full_pass_every == absl::ZeroDuration()
+                       ? std::string("0 (one pass from id 1 at start, then new rows only)")
+                       : absl::FormatDuration(engine.verify_full_pass_every));
   out.emplace_back("instanceGroup", config.instance_group.empty()
                                         ? std::string("(from the source and destinations)")
                                         : config.instance_group);

@@ -39,6 +39,7 @@
 #include "server/core/position_waiters.h"
 #include "server/core/signals.h"
 #include "server/core/stall_watchdog.h"
+#include "server/core/verify.h"
 
 namespace slate::core {
 
@@ -54,6 +55,10 @@ struct DestinationSetup {
   // destination that, or whose source, did not answer at start. Unavailable: retried with
   // backoff (the destination shows `connecting`); InvalidArgument: this destination fails.
   std::function<absl::Status()> startup_check;
+  // Sessions for continuous verification (continuous_verify.h) on the source and on this
+  // destination; empty: not verified continuously.
+  VerifyTargetFactory verify_source;
+  VerifyTargetFactory verify_destination;
 };
 
 class DestinationLoop : private PassObserver {

@@ -62,6 +62,13 @@ void Engine::Start() {
 
 void Engine::StartLane(Lane& lane) {
   lane.thread = std::thread([l = lane.loop.get()] { l->Run(); });
+  if (lane.verifier) lane.verify_thread = std::thread([v = lane.verifier.get()] { v->Run(); });
+}
+
+void Engine::JoinLane(Lane& lane) {
+  if (lane.verifier) lane.verifier->Interrupt();
+  if (lane.thread.joinable()) lane.thread.join();
+  if (lane.verify_thread.joinable()) lane.verify_thread.join();
 }
 
 absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& paused_by) {
@@ -80,6 +87,10 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   initial.name = lane->setup.name;
   initial.dsn = lane->setup.dsn;
   initial.state_since = clock_.Now();
+  // Shown (and exported) from the start, before the verifier's first report.
+  const bool verified = options_.verify_ids_per_second > 0 && lane->setup.verify_source &&
+                        lane->setup.verify_destination;
+  initial.verify_enabled = verified;
   board_.AddDestination(lane->id, std::move(initial));
   ShowPause(lane->id);
   waiters_.Add(lane->setup.name);
@@ -88,6 +99,11 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   lane->activity = &watchdog_.Watch(lane->setup.name, [raw] { raw->loop->Interrupt(); });
   lane->loop = std::make_unique<DestinationLoop>(options_, lane->setup, signals_, lane->id,
                                                  *lane->report, *lane->activity, &waiters_);
+  if (verified) {
+    lane->verifier = std::make_unique<ContinuousVerifier>(
+        options_, lane->setup.name, lane->setup.verify_source, lane->setup.verify_destination,
+        signals_, lane->id, board_, waiters_);
+  }
   absl::MutexLock lock(&mu_);
   if (started_) StartLane(*lane);
   lanes_.push_back(std::move(lane));
@@ -105,7 +121,7 @@ absl::Status Engine::RemoveDestination(const std::string& name) {
     }
   }
   signals_.EndLane(lane->id);
-  if (lane->thread.joinable()) lane->thread.join();
+  JoinLane(*lane);
   watchdog_.Unwatch(*lane->activity);
   waiters_.Remove(name);
   board_.RemoveDestination(lane->id);
@@ -183,14 +199,12 @@ void Engine::Join() {
   absl::MutexLock change(&change_mu_);
   if (listener_thread_.joinable()) listener_thread_.join();
   // Lanes are neither added nor removed meanwhile (change_mu_), so they outlive the joins.
-  std::vector<std::thread*> threads;
+  std::vector<Lane*> lanes;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& lane : lanes_) threads.push_back(&lane->thread);
+    for (auto& lane : lanes_) lanes.push_back(lane.get());
   }
-  for (std::thread* t : threads) {
-    if (t->joinable()) t->join();
-  }
+  for (Lane* lane : lanes) JoinLane(*lane);
   waiters_.Shutdown();
   // The watchdog outlives the others, so a thread stuck in a call during a stop is freed too.
   watchdog_.Stop();

@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "server/core/clock.h"
+#include "server/core/continuous_verify.h"
 #include "server/core/destination_loop.h"
 #include "server/core/destination_report.h"
 #include "server/core/interfaces.h"
@@ -77,7 +78,11 @@ class Engine {
     Activity* activity = nullptr;
     std::unique_ptr<DestinationLoop> loop;
     std::thread thread;
+    std::unique_ptr<ContinuousVerifier> verifier;  // null: not verified continuously
+    std::thread verify_thread;
   };
+  // Ends and joins a lane's threads (its lane in signals_ has ended, or the engine stops).
+  static void JoinLane(Lane& lane);
   void StartLane(Lane& lane);
   // The lane named `name`, or null.
   Lane* FindLocked(const std::string& name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -35,6 +35,11 @@ struct EngineOptions {
   // replication subscription's default) is safe: after a destination crash the position is read
   // back and a lost tail is copied again.
   std::string synchronous_commit = "off";
+  // Continuous verification (continuous_verify.h): at most this many ids per second per
+  // destination compared with the source (0: off), and a new pass from id 1 this long after the
+  // last one began (zero: only new rows are verified after the first pass).
+  int64_t verify_ids_per_second = 10000;
+  absl::Duration verify_full_pass_every = absl::Hours(24);
 };
 
 // Brings values into the ranges the engine relies on; returns one note per change, for the

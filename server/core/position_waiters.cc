@@ -76,6 +76,12 @@ void PositionWaiters::Remove(const std::string& name) {
   for (auto& [done, result] : settled) done(std::move(result));
 }
 
+int64_t PositionWaiters::Position(const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto p = positions_.find(name);
+  return p == positions_.end() ? 0 : p->second;
+}
+
 void PositionWaiters::Committed(const std::string& name, int64_t position) {
   std::vector<std::pair<Done, WaitResult>> settled;
   {

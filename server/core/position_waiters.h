@@ -62,6 +62,8 @@ class PositionWaiters {
   void Shutdown(const absl::Status& why = absl::UnavailableError("the engine stopped"));
 
   size_t waiting() const;  // for tests and status
+  // The position `name` last reported committed (0: none yet, or not known).
+  int64_t Position(const std::string& name) const;
 
  private:
   struct Waiter {

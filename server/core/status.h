@@ -25,6 +25,9 @@ enum class DestinationState {
   kFailed,         // an invariant is broken; this destination stopped (last_error says why)
   kStopped,        // stopped on request
   kPaused,         // paused on request (paused_since, paused_by): connected, copying nothing
+  kDiverged,       // copying (catching up or in sync), but continuous verification found rows
+                   // that differ from the source (diverged_at, diverged_class): shown in place
+                   // of catching_up / in_sync, never written by the loop
 };
 
 absl::string_view StateName(DestinationState state);
@@ -33,7 +36,8 @@ absl::string_view StateName(DestinationState state);
 inline constexpr DestinationState kAllStates[] = {
     DestinationState::kStarting, DestinationState::kConnecting, DestinationState::kCatchingUp,
     DestinationState::kInSync,   DestinationState::kRetrying,   DestinationState::kWaitingAtHole,
-    DestinationState::kFailed,   DestinationState::kStopped,    DestinationState::kPaused};
+    DestinationState::kFailed,   DestinationState::kStopped,    DestinationState::kPaused,
+    DestinationState::kDiverged};
 
 struct DestinationStatus {
   std::string name;
@@ -66,6 +70,19 @@ struct DestinationStatus {
   bool paused = false;
   absl::Time paused_since = absl::InfinitePast();
   std::string paused_by;
+  // Continuous verification (continuous_verify.h), when enabled: ids 1..verified_position
+  // compared with the source in the current pass; when the last pass from id 1 ended (and how many
+  // ended); diverged: rows differ (the lowest differing id found, its class as verify.h names
+  // it, how many rows); the error that holds it back, if any.
+  bool verify_enabled = false;
+  int64_t verified_position = 0;
+  absl::Time last_full_verify = absl::InfinitePast();
+  int64_t verify_passes = 0;
+  bool diverged = false;
+  int64_t diverged_at = 0;
+  std::string diverged_class;
+  int64_t differing_rows = 0;
+  std::string verify_error;
 };
 
 struct SourceStatus {

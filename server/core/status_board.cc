@@ -29,6 +29,8 @@ absl::string_view StateName(DestinationState state) {
       return "stopped";
     case DestinationState::kPaused:
       return "paused";
+    case DestinationState::kDiverged:
+      return "diverged";
   }
   return "unknown";
 }
@@ -172,6 +174,10 @@ EngineStatus StatusBoard::SnapshotLocked(absl::Time now, const KnownHead& head,
   out.source.newest_event_time = head.newest_event_time;
   for (size_t i = 0; i < out.destinations.size(); ++i) {
     DestinationStatus& d = out.destinations[i];
+    if (d.diverged &&
+        (d.state == DestinationState::kCatchingUp || d.state == DestinationState::kInSync)) {
+      d.state = DestinationState::kDiverged;
+    }
     d.lag_events = std::max<int64_t>(0, out.source.max_id - d.position);
     d.lag_seconds = d.lag_events == 0 || d.oldest_missing == absl::InfinitePast()
                         ? 0

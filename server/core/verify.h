@@ -18,6 +18,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,7 +66,12 @@ class VerifyTarget {
                                                                     int64_t group) = 0;
   virtual absl::StatusOr<std::vector<RowDigest>> RowDigests(int64_t from_id, int64_t to_id) = 0;
   virtual absl::StatusOr<std::vector<RowSummary>> Rows(int64_t from_id, int64_t to_id) = 0;
+  // Thread-safe: fails a call blocked in another thread at once, and every later one.
+  virtual void Interrupt() {}
 };
+
+// Opens a VerifyTarget (a session of its own); Unavailable when the database does not answer.
+using VerifyTargetFactory = std::function<absl::StatusOr<std::unique_ptr<VerifyTarget>>()>;
 
 enum class DiffClass { kTsMillis = 0, kContent = 1, kMissing = 2, kExtra = 3 };
 inline constexpr DiffClass kAllDiffClasses[] = {DiffClass::kTsMillis, DiffClass::kContent,

@@ -39,6 +39,8 @@ v1::DestinationStatus::State ToProto(core::DestinationState s) {
       return v1::DestinationStatus::STATE_STOPPED;
     case core::DestinationState::kPaused:
       return v1::DestinationStatus::STATE_PAUSED;
+    case core::DestinationState::kDiverged:
+      return v1::DestinationStatus::STATE_DIVERGED;
   }
   return v1::DestinationStatus::STATE_UNSPECIFIED;
 }
@@ -119,6 +121,15 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
       SetIfKnown(d.paused_since, o, &v1::DestinationStatus::mutable_paused_since);
       o->set_paused_by(d.paused_by);
     }
+    o->set_verify_enabled(d.verify_enabled);
+    o->set_verified_position(d.verified_position);
+    SetIfKnown(d.last_full_verify, o, &v1::DestinationStatus::mutable_last_full_verify_time);
+    o->set_verify_passes(d.verify_passes);
+    o->set_diverged(d.diverged);
+    o->set_diverged_at_id(d.diverged_at);
+    o->set_diverged_class(d.diverged_class);
+    o->set_differing_rows(d.differing_rows);
+    o->set_verify_error(d.verify_error);
   }
 }
 

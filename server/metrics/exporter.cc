@@ -134,6 +134,20 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
     f.Add("destination_paused_since_timestamp_seconds",
           "Unix time the destination was paused; 0 while not paused.", G,
           d.paused ? Seconds(d.paused_since) : 0, {dest});
+    if (d.verify_enabled) {
+      f.Add("destination_verified_position",
+            "Continuous verification: ids 1..this compared with the source in the current pass.", G,
+            static_cast<double>(d.verified_position), {dest});
+      f.Add("destination_last_full_verify_timestamp_seconds",
+            "Unix time the last verification pass from id 1 ended; 0 before the first.", G,
+            Seconds(d.last_full_verify), {dest});
+      f.Add("destination_diverged",
+            "1 while continuous verification has found rows that differ from the source.", G,
+            d.diverged ? 1 : 0, {dest});
+      f.Add("destination_differing_rows",
+            "Rows continuous verification found differing from the source (last or current pass).",
+            G, static_cast<double>(d.differing_rows), {dest});
+    }
   }
   return f.Take();
 }

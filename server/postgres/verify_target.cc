@@ -21,6 +21,8 @@ class PgVerifyTarget : public core::VerifyTarget {
     return conn_.Exec("SET default_transaction_read_only = on");
   }
 
+  void Interrupt() override { conn_.Interrupt(); }
+
   absl::StatusOr<int64_t> MaxId() override {
     auto rows = conn_.Query(std::string(sql::kMaxId));
     if (!rows.ok()) return rows.status();

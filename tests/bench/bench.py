@@ -18,6 +18,13 @@ Scenarios (each system measured in turn, ROUNDS times, medians reported):
                             stays under a second: logical | slate-replicator
   memory:                   the replicator's peak RSS for the backlog above and for one
                             200,000-event source transaction
+  verify-cost:              catch-up of 1 destination with continuous verification at its default
+                            budget vs off (verifyIdsPerSecond 0), alternated
+  repair:                   slatectl repair of a destination whose ts were all truncated to the
+                            millisecond (the Node tool's), rows per second beside the catch-up rate
+  restore:                  slatectl restore (binary COPY) vs restore_events (dblink) of the whole
+                            backlog into a fresh source: time, peak memory of the client and of the
+                            restoring backend
 Every run ends with its destinations checked against the source (same id, ts and event bytes
 everywhere) and, for the replicator, that no source transaction was split.
 
@@ -256,7 +263,7 @@ END $fill$;""")
                     sys.exit(f"bench: timed out waiting for id {target}")
                 time.sleep(0.02)
 
-    def config(self, dests, path):
+    def config(self, dests, path, extra=None):
         cfg = {"eventSource": {"host": "127.0.0.1", "port": self.src.port, "databaseName": "bench",
                                "user": "postgres"},
                "replicationDestinations": [
@@ -264,12 +271,13 @@ END $fill$;""")
                    for c, db in dests]}
         if self.args.parallel_writes:
             cfg["parallelWrites"] = self.args.parallel_writes
+        cfg.update(extra or {})
         with open(path, "w") as f:
             json.dump(cfg, f)
         return path
 
-    def start_replicator(self, dests, listen="none"):
-        path = self.config(dests, os.path.join(self.work, "config.json"))
+    def start_replicator(self, dests, listen="none", extra=None):
+        path = self.config(dests, os.path.join(self.work, "config.json"), extra)
         logf = open(os.path.join(self.work, "replicator.log"), "a")
         return subprocess.Popen([self.replicator, "-c", path, "--log-level", self.args.log_level,
                                  "--listen", listen, "--metrics-listen", "none"],
@@ -351,11 +359,11 @@ END $fill$;""")
         self.wait_for_id(dests, n)
         return {"seconds": secs, **self.cpu_since(mark)}
 
-    def run_replicator(self, dests):
+    def run_replicator(self, dests, extra=None):
         self.truncate(dests)
         n = self.source_max()
         mark, t0 = self.cpu_mark(), time.monotonic()
-        proc = self.start_replicator(dests)
+        proc = self.start_replicator(dests, extra=extra)
         self.wait_for_id(dests, n, proc)
         secs = time.monotonic() - t0
         rss, cpu = peak_rss_kb(proc.pid), proc_cpu(proc.pid)
@@ -611,6 +619,120 @@ END $big$;""")
                                                      "seconds": secs}
         log(f"one {n - n0}-event source transaction: peak RSS {rss // 1024} MB, {secs:.2f} s")
 
+    def verify_cost(self):
+        """Catch-up of one destination with continuous verification at its default budget, and
+        with it off, alternated."""
+        dests = [(self.d1, "bench")]
+        runs = {"verify on (default)": [], "verify off": []}
+        for r in range(1, self.args.rounds + 1):
+            for name, extra in (("verify off", {"verifyIdsPerSecond": 0}),
+                                ("verify on (default)", None)):
+                res = self.run_replicator(dests, extra)
+                self.check_same(f"verify cost, {name}, round {r}", dests)
+                runs[name].append(res)
+                log(f"verify cost, round {r}: {name} {res['seconds']:.2f} s, "
+                    f"DB CPU {res['db_cpu_seconds']:.1f} s")
+        self.results["verify_cost"] = runs
+
+    def dest_name(self, cluster, db):
+        return f"127.0.0.1:{cluster.port}/{db}"
+
+    def repair_rate(self):
+        """slatectl repair of d1 after every ts was truncated to the millisecond."""
+        self.level_replicator_destinations()
+        dests = [(self.d1, "bench")]
+        self.d1.q("UPDATE events SET ts = date_trunc('milliseconds', ts)")
+        self.d1.q("VACUUM ANALYZE events")
+        truncated = int(self.src.q(
+            "SELECT count(*) FROM events WHERE ts <> date_trunc('milliseconds', ts)"))
+        path = self.config(dests, os.path.join(self.work, "repair.json"))
+        log(f"repair: {truncated:,} rows with ts truncated to the millisecond")
+        t0 = time.monotonic()
+        out = subprocess.run([self.slatectl, "repair", "-c", path, "--destination",
+                              self.dest_name(self.d1, "bench"), "--server",
+                              f"127.0.0.1:{free_port(26061)}", "-o", "json"],
+                             capture_output=True, text=True)
+        secs = time.monotonic() - t0
+        if out.returncode != 0:
+            sys.exit(f"bench: slatectl repair failed: {out.stdout}{out.stderr}")
+        r = json.loads(out.stdout)
+        self.check_same("after slatectl repair", dests)
+        self.results["repair"] = {"rows": r["repaired"], "seconds": secs,
+                                  "rows_per_second": r["repaired"] / secs}
+        log(f"repair: {r['repaired']:,} rows in {secs:.2f} s ({r['repaired'] / secs:,.0f}/s)")
+
+    def sample_backend(self, cluster, appname, proc):
+        """Until `proc` ends: the peak RssAnon (kB) of `cluster`'s backend with `appname`
+        (private memory: shared buffers excluded). Returns (peak, exit code, rusage of proc)."""
+        peak, pid = 0, None
+        while True:
+            done, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if done:
+                return peak, os.waitstatus_to_exitcode(status), usage
+            if pid is None:
+                got = cluster.q("SELECT pid FROM pg_stat_activity WHERE application_name = "
+                                f"'{appname}' AND backend_type = 'client backend' LIMIT 1",
+                                "postgres")
+                pid = int(got) if got else None
+            if pid is not None:
+                try:
+                    with open(f"/proc/{pid}/status") as f:
+                        for line in f:
+                            if line.startswith("RssAnon:"):
+                                peak = max(peak, int(line.split()[1]))
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def restore(self):
+        """The backlog restored into a fresh source from d1: slatectl restore vs restore_events."""
+        self.level_replicator_destinations()
+        backup = (self.d1, "bench")
+        want = self.d1.q(self.DIGEST)
+        runs = {"slatectl restore": [], "restore_events": []}
+        for r in range(1, self.args.rounds + 1):
+            for system in ("restore_events", "slatectl restore"):
+                db = f"restored{r}{'c' if system == 'slatectl restore' else 'e'}"
+                self.src.q(f"DROP DATABASE IF EXISTS {db}", "postgres")
+                self.ctl(["init-db", "--table-type", "source", "--host", "127.0.0.1", "--port",
+                          str(self.src.port), "--user", "postgres", "--new-database", db])
+                env = dict(os.environ)
+                t0 = time.monotonic()
+                if system == "slatectl restore":
+                    cfg = {"eventSource": {"host": "127.0.0.1", "port": self.src.port,
+                                           "databaseName": db, "user": "postgres"},
+                           "replicationDestinations": [
+                               {"host": "127.0.0.1", "port": backup[0].port,
+                                "databaseName": "bench", "user": "postgres"}]}
+                    path = os.path.join(self.work, "restore.json")
+                    with open(path, "w") as f:
+                        json.dump(cfg, f)
+                    proc = subprocess.Popen([self.slatectl, "restore", "-c", path, "--from",
+                                             self.dest_name(*backup), "-o", "json"],
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    appname = "slatectl restore"
+                else:
+                    env["PGAPPNAME"] = "bench restore_events"
+                    proc = subprocess.Popen(self.src.psql_args(db) + [
+                        "-c", f"SELECT * FROM restore_events('127.0.0.1:{backup[0].port}', "
+                        "'bench', 'postgres', '')"], env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE)
+                    appname = "bench restore_events"
+                backend_kb, code, usage = self.sample_backend(self.src, appname, proc)
+                secs = time.monotonic() - t0
+                if code != 0:
+                    sys.exit(f"bench: {system} failed: {proc.stdout.read()} {proc.stderr.read()}")
+                got = self.src.q(self.DIGEST, db)
+                if got != want:
+                    sys.exit(f"bench: {system} restored something else ({got} vs {want})")
+                res = {"seconds": secs, "backend_peak_anon_kb": backend_kb,
+                       "client_peak_rss_kb": usage.ru_maxrss}
+                runs[system].append(res)
+                log(f"restore, round {r}: {system} {secs:.2f} s, restoring backend peak "
+                    f"{backend_kb // 1024} MB private, client peak RSS {usage.ru_maxrss // 1024} MB")
+                self.src.q(f"DROP DATABASE {db}", "postgres")
+        self.results["restore"] = runs
+
     # ---- report ------------------------------------------------------------------------------
 
     def report(self):
@@ -687,6 +809,36 @@ END $big$;""")
         if mem:
             lines.append(f"- slate-replicator peak RSS copying one {mem['events']:,}-event source "
                          f"transaction: {mem['peak_rss_kb'] / 1024:.0f} MB")
+        vc = res.get("verify_cost")
+        if vc:
+            on, off = med(vc["verify on (default)"], "seconds"), med(vc["verify off"], "seconds")
+            lines.append("")
+            lines.append(f"Continuous verification's cost: catch-up of {n:,} events into 1 "
+                         f"destination, verification at its default budget vs off (medians of "
+                         f"{self.args.rounds} rounds)")
+            lines.append(f"- off {off:.2f} s, on {on:.2f} s: {100 * (on - off) / off:+.1f}% "
+                         f"(DB CPU {med(vc['verify off'], 'db_cpu_seconds'):.1f} s vs "
+                         f"{med(vc['verify on (default)'], 'db_cpu_seconds'):.1f} s)")
+        rp = res.get("repair")
+        if rp:
+            rate = ""
+            if res["catch_up"].get("1"):
+                cu = n / med(res["catch_up"]["1"]["slate-replicator"], "seconds")
+                rate = f", beside a catch-up rate of {cu:,.0f} events/s into 1 destination"
+            lines.append(f"- slatectl repair of {rp['rows']:,} ms-truncated rows: "
+                         f"{rp['seconds']:.2f} s, {rp['rows_per_second']:,.0f} rows/s{rate}")
+        rs = res.get("restore")
+        if rs:
+            lines.append("")
+            lines.append(f"Restore of {n:,} events into a fresh source (medians of "
+                         f"{self.args.rounds} rounds)")
+            lines.append("| method | seconds | restoring backend peak (private) | client peak RSS |")
+            lines.append("|---|---:|---:|---:|")
+            for system in ("slatectl restore", "restore_events"):
+                r = rs[system]
+                lines.append(f"| {system} | {med(r, 'seconds'):.2f} |"
+                             f" {med(r, 'backend_peak_anon_kb') / 1024:.0f} MB |"
+                             f" {med(r, 'client_peak_rss_kb') / 1024:.0f} MB |")
         v = res.get("verify")
         if v:
             lines.append(f"- slatectl verify of {v['events']:,} events on {v['destinations']} "
@@ -720,7 +872,8 @@ def main():
     p.add_argument("--wait-samples", type=int, default=500, help="read-your-writes waits")
     p.add_argument("--idle-waiters", type=int, default=2000,
                    help="waits outstanding meanwhile (for an id far ahead)")
-    p.add_argument("--only", default="catch-up,steady,max-rate,memory,wait",
+    p.add_argument("--only", default="catch-up,steady,max-rate,memory,wait,verify-cost,repair,"
+                   "restore",
                    help="comma-separated scenarios to run")
     p.add_argument("--parallel-writes", type=int, default=0,
                    help="the replicator's parallelWrites (default: its own default)")
@@ -754,6 +907,12 @@ def main():
             b.big_transaction()
         if "wait" in only:
             b.wait_latency()
+        if "verify-cost" in only:
+            b.verify_cost()
+        if "repair" in only:
+            b.repair_rate()
+        if "restore" in only:
+            b.restore()
         b.final_check()
         b.report()
     finally:

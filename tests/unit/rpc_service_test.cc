@@ -165,6 +165,37 @@ TEST_F(RpcServiceTest, GetStatusReportsServerSourceAndDestinations) {
   EXPECT_EQ(d.last_error_time().seconds(), 1700000001);
   EXPECT_FALSE(d.has_hole_since());
   EXPECT_FALSE(d.has_last_batch_time());  // never: unset, not 1970
+  EXPECT_FALSE(d.verify_enabled());
+  EXPECT_FALSE(d.has_last_full_verify_time());
+}
+
+TEST_F(RpcServiceTest, GetStatusCarriesContinuousVerification) {
+  Start();
+  control_.Update([](core::EngineStatus& s) {
+    core::DestinationStatus& d = s.destinations[0];
+    d.state = core::DestinationState::kDiverged;
+    d.verify_enabled = true;
+    d.verified_position = 350;
+    d.last_full_verify = absl::FromUnixSeconds(1700000002);
+    d.verify_passes = 3;
+    d.diverged = true;
+    d.diverged_at = 77;
+    d.diverged_class = "content";
+    d.differing_rows = 2;
+  });
+  v1::GetStatusResponse r;
+  auto c = Context();
+  ASSERT_TRUE(stub_->GetStatus(c.get(), {}, &r).ok());
+  const auto& d = r.destinations(0);
+  EXPECT_EQ(d.state(), v1::DestinationStatus::STATE_DIVERGED);
+  EXPECT_TRUE(d.verify_enabled());
+  EXPECT_EQ(d.verified_position(), 350);
+  EXPECT_EQ(d.last_full_verify_time().seconds(), 1700000002);
+  EXPECT_EQ(d.verify_passes(), 3);
+  EXPECT_TRUE(d.diverged());
+  EXPECT_EQ(d.diverged_at_id(), 77);
+  EXPECT_EQ(d.diverged_class(), "content");
+  EXPECT_EQ(d.differing_rows(), 2);
 }
 
 TEST_F(RpcServiceTest, WatchPushesChangesAndEndsWhenEverythingStopped) {

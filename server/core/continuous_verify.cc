@@ -1,0 +1,211 @@
+#include "server/core/continuous_verify.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+#include "server/common/log.h"
+#include "server/core/backoff.h"
+
+namespace slate::core {
+namespace {
+
+// Ids per checksum query: about one query pair per second at the budget, within bounds.
+int64_t StepFor(int64_t ids_per_second) { return std::clamp<int64_t>(ids_per_second, 64, 100000); }
+
+}  // namespace
+
+ContinuousVerifier::ContinuousVerifier(const EngineOptions& options, std::string name,
+                                       VerifyTargetFactory source, VerifyTargetFactory destination,
+                                       const Signals& signals, uint64_t lane, StatusBoard& board,
+                                       const PositionWaiters& positions)
+    : options_(options),
+      name_(std::move(name)),
+      open_source_(std::move(source)),
+      open_destination_(std::move(destination)),
+      signals_(signals),
+      lane_(lane),
+      board_(board),
+      positions_(positions),
+      clock_(signals.clock()),
+      step_(StepFor(options.verify_ids_per_second)) {}
+
+void ContinuousVerifier::Interrupt() {
+  absl::MutexLock lock(&mu_);
+  interrupted_ = true;
+  if (source_) source_->Interrupt();
+  if (destination_) destination_->Interrupt();
+}
+
+bool ContinuousVerifier::Open() {
+  absl::StatusOr<std::unique_ptr<VerifyTarget>> s = open_source_();
+  absl::StatusOr<std::unique_ptr<VerifyTarget>> d =
+      s.ok() ? open_destination_() : absl::StatusOr<std::unique_ptr<VerifyTarget>>(s.status());
+  if (!d.ok()) {
+    Failed(d.status());
+    return false;
+  }
+  absl::MutexLock lock(&mu_);
+  if (interrupted_) return false;
+  source_ = std::move(*s);
+  destination_ = std::move(*d);
+  return true;
+}
+
+void ContinuousVerifier::Close() {
+  absl::MutexLock lock(&mu_);
+  source_.reset();
+  destination_.reset();
+}
+
+void ContinuousVerifier::Failed(const absl::Status& status) {
+  Close();
+  ++failures_;
+  error_ = std::string(status.message());
+  if (failures_ == 1) {
+    log::Warn(*log::Get("verify"), "continuous verification paused by an error; retrying",
+              {{"destination", name_}, {"error", log::StatusText(status)}});
+  }
+  Report();
+}
+
+void ContinuousVerifier::StartPass(absl::Time now) {
+  cursor_ = 0;
+  pass_clean_ = true;
+  pass_ended_ = false;
+  pass_started_ = now;
+  pass_differences_ = Differences();
+}
+
+void ContinuousVerifier::EndPass(absl::Time now) {
+  pass_ended_ = true;
+  pass_ended_at_ = now;
+  last_full_pass_ = now;
+  ++passes_;
+  const bool was_diverged = last_pass_.total() > 0;
+  const bool same_verdict = was_diverged && last_pass_.total() == pass_differences_.total();
+  last_pass_ = pass_differences_;
+  // While a divergence stays as it was, passes repeat every poll interval: not worth a line each.
+  log::Write(*log::Get("verify"), same_verdict ? spdlog::level::debug : spdlog::level::info,
+             "verification pass complete",
+             {{"destination", name_},
+              {"verified_position", cursor_},
+              {"seconds", absl::ToDoubleSeconds(now - pass_started_)},
+              {"differing_rows", pass_differences_.total()}});
+  if (was_diverged && pass_clean_) {
+    log::Info(*log::Get("verify"), "destination equals the source again",
+              {{"destination", name_}, {"verified_position", cursor_}});
+  }
+  Report();
+}
+
+bool ContinuousVerifier::Step(int64_t to) {
+  VerifyTarget* s = nullptr;
+  VerifyTarget* d = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    s = source_.get();
+    d = destination_.get();
+  }
+  const int64_t from = cursor_ + 1;
+  absl::StatusOr<SummaryPair> pair = SummarizeBoth(*s, *d, from, to);
+  if (!pair.ok()) {
+    Failed(pair.status());
+    return false;
+  }
+  if (pair->source != pair->destination) {
+    Differences found;
+    if (absl::Status st = CompareRange(*s, *d, from, to, &found); !st.ok()) {
+      Failed(st);
+      return false;
+    }
+    if (found.total() > 0) {
+      const bool first = pass_differences_.total() == 0 && last_pass_.total() == 0;
+      pass_clean_ = false;
+      pass_differences_.Merge(found);
+      if (first) {
+        log::Warn(*log::Get("verify"), "destination diverged from the source",
+                  {{"destination", name_},
+                   {"first_id", found.first_id},
+                   {"class", std::string(DiffClassName(found.first_class))},
+                   {"differing_rows_in_range", found.total()},
+                   {"range", absl::StrCat(from, "..", to)}});
+      }
+    }
+  }
+  cursor_ = to;
+  if (failures_ > 0) {
+    log::Info(*log::Get("verify"), "continuous verification goes on", {{"destination", name_}});
+  }
+  failures_ = 0;
+  error_.clear();
+  Report();
+  return true;
+}
+
+void ContinuousVerifier::Report() {
+  const Differences& shown = pass_differences_.total() > 0 ? pass_differences_ : last_pass_;
+  board_.UpdateDestination(lane_, [&](DestinationStatus& st) {
+    st.verify_enabled = true;
+    st.verified_position = cursor_;
+    st.last_full_verify = last_full_pass_;
+    st.verify_passes = passes_;
+    st.diverged = shown.total() > 0;
+    st.diverged_at = shown.first_id;
+    st.diverged_class = shown.total() > 0 ? std::string(DiffClassName(shown.first_class)) : "";
+    st.differing_rows = shown.total();
+    st.verify_error = error_;
+  });
+}
+
+void ContinuousVerifier::Run() {
+  if (options_.verify_ids_per_second <= 0) return;
+  Backoff backoff(options_.initial_retry_delay, options_.max_retry_delay);
+  StartPass(clock_.Now());
+  Report();
+  while (!signals_.stopping(lane_)) {
+    bool open = false;
+    {
+      absl::MutexLock lock(&mu_);
+      open = source_ != nullptr;
+    }
+    if (!open && !Open()) {
+      if (!signals_.SleepUntil(clock_.Now() + backoff.Next(), lane_)) break;
+      continue;
+    }
+    const absl::Time now = clock_.Now();
+    const int64_t position = positions_.Position(name_);
+    if (cursor_ >= position) {
+      // Every committed row is verified in this pass.
+      if (!pass_ended_ && cursor_ > 0) EndPass(now);
+      absl::Time next_pass = absl::InfiniteFuture();
+      if (options_.verify_full_pass_every > absl::ZeroDuration()) {
+        next_pass = pass_started_ + options_.verify_full_pass_every;
+      }
+      if (last_pass_.total() > 0 && pass_ended_) {
+        next_pass = std::min(next_pass, pass_ended_at_ + options_.poll_interval);
+      }
+      if (pass_ended_ && now >= next_pass) {
+        StartPass(now);
+        continue;
+      }
+      // New commits are looked for every poll interval.
+      if (!signals_.SleepUntil(std::min(next_pass, now + options_.poll_interval), lane_)) break;
+      continue;
+    }
+    const int64_t to = std::min(position, cursor_ + step_);
+    const int64_t ids = to - cursor_;
+    if (!Step(to)) {
+      if (!signals_.SleepUntil(clock_.Now() + backoff.Next(), lane_)) break;
+      continue;
+    }
+    backoff.Reset();
+    // The budget: `ids` at verify_ids_per_second.
+    const absl::Duration spend = absl::Seconds(static_cast<double>(ids) /
+                                               static_cast<double>(options_.verify_ids_per_second));
+    if (!signals_.SleepUntil(now + spend, lane_)) break;
+  }
+  Close();
+}
+
+}  // namespace slate::core

@@ -1,0 +1,89 @@
+#pragma once
+
+// Continuous verification: one thread per destination compares its committed rows with the
+// source's, range by range with verify's in-database checksums (verify.h), within a budget of ids
+// per second, following new commits, and starts a new pass from id 1 periodically. A range that
+// differs is compared row by row: the destination becomes `diverged`, naming the first differing
+// id and its class, while copying goes on (it is a report, not a stop). A pass from id 1 that
+// finds nothing clears it; while diverged, a new pass starts one poll interval after the last one
+// ended, so a repair shows soon.
+//
+// It reads only, on sessions of its own (opened through the setup's factories, reopened with
+// backoff after an error), and reads only ids the destination loop has reported committed
+// (position_waiters.h), which never change. Reports to the status board (verified_position, last
+// full pass, diverged) and logs each pass and each change of verdict.
+//
+// Threads: Run() on its own thread until a stop or the lane ends; Interrupt() from any thread
+// fails its blocked call.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "server/core/clock.h"
+#include "server/core/options.h"
+#include "server/core/position_waiters.h"
+#include "server/core/signals.h"
+#include "server/core/status_board.h"
+#include "server/core/verify.h"
+
+namespace slate::core {
+
+class ContinuousVerifier {
+ public:
+  ContinuousVerifier(const EngineOptions& options, std::string name, VerifyTargetFactory source,
+                     VerifyTargetFactory destination, const Signals& signals, uint64_t lane,
+                     StatusBoard& board, const PositionWaiters& positions);
+
+  void Run();
+  void Interrupt();
+
+ private:
+  // Opens both sessions; false (after reporting) when that failed.
+  bool Open();
+  void Close();
+  // Compares (cursor_, to]; false on an error (reported; the sessions are closed).
+  bool Step(int64_t to);
+  void Failed(const absl::Status& status);
+  void StartPass(absl::Time now);
+  void EndPass(absl::Time now);
+  void Report();
+
+  // Constant after construction.
+  const EngineOptions& options_;
+  const std::string name_;
+  const VerifyTargetFactory open_source_;
+  const VerifyTargetFactory open_destination_;
+  const Signals& signals_;
+  const uint64_t lane_;
+  StatusBoard& board_;
+  const PositionWaiters& positions_;
+  const Clock& clock_;
+  const int64_t step_;
+
+  absl::Mutex mu_;  // the sessions, against Interrupt()
+  std::unique_ptr<VerifyTarget> source_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<VerifyTarget> destination_ ABSL_GUARDED_BY(mu_);
+  bool interrupted_ ABSL_GUARDED_BY(mu_) = false;
+
+  // The verifier's own state (its thread only).
+  int64_t cursor_ = 0;  // ids 1..cursor_ compared in this pass
+  bool pass_clean_ = true;
+  bool pass_ended_ = false;
+  absl::Time pass_started_;
+  absl::Time pass_ended_at_ = absl::InfinitePast();
+  absl::Time last_full_pass_ = absl::InfinitePast();
+  int64_t passes_ = 0;
+  Differences pass_differences_;  // found in this pass
+  Differences last_pass_;         // found by the last pass that ended
+  std::string error_;
+  int failures_ = 0;
+};
+
+}  // namespace slate::core

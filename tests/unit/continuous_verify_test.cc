@@ -1,0 +1,205 @@
+// Continuous verification (server/core/continuous_verify.h) on fakes, its time a FakeClock.
+
+#include "server/core/continuous_verify.h"
+
+#include <thread>
+
+#include "gtest/gtest.h"
+
+#include "tests/support/fake_clock.h"
+#include "tests/support/fakes.h"
+
+namespace slate::core {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeVerifyTarget;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// The verifier owns its targets; these forward to the test's tables.
+class Proxy : public VerifyTarget {
+ public:
+  Proxy(FakeVerifyTarget& t, int* opened) : t_(t) { ++*opened; }
+  absl::StatusOr<int64_t> MaxId() override { return t_.MaxId(); }
+  absl::StatusOr<RangeSummary> Summarize(int64_t a, int64_t b) override {
+    return t_.Summarize(a, b);
+  }
+  absl::StatusOr<std::vector<RangeSummary>> SummarizeGroups(int64_t a, int64_t b,
+                                                            int64_t g) override {
+    return t_.SummarizeGroups(a, b, g);
+  }
+  absl::StatusOr<std::vector<RowDigest>> RowDigests(int64_t a, int64_t b) override {
+    return t_.RowDigests(a, b);
+  }
+  absl::StatusOr<std::vector<RowSummary>> Rows(int64_t a, int64_t b) override {
+    return t_.Rows(a, b);
+  }
+
+ private:
+  FakeVerifyTarget& t_;
+};
+
+class ContinuousVerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    source_.Fill(5000);
+    destination_.Fill(5000);
+    options_.verify_ids_per_second = 1000;
+    options_.verify_full_pass_every = absl::Hours(1);
+    options_.poll_interval = absl::Seconds(5);
+    lane_ = signals_.AddLane(false, "");
+    DestinationStatus d;
+    d.name = "d";
+    board_.AddDestination(lane_, d);
+    waiters_.Add("d");
+    waiters_.Committed("d", 5000);
+  }
+  void TearDown() override { Stop(); }
+
+  void Start() {
+    verifier_ = std::make_unique<ContinuousVerifier>(
+        options_, "d",
+        [this]() -> absl::StatusOr<std::unique_ptr<VerifyTarget>> {
+          absl::MutexLock lock(&mu_);
+          if (!source_down_.ok()) return source_down_;
+          return std::make_unique<Proxy>(source_, &opened_);
+        },
+        [this]() -> absl::StatusOr<std::unique_ptr<VerifyTarget>> {
+          return std::make_unique<Proxy>(destination_, &opened_);
+        },
+        signals_, lane_, board_, waiters_);
+    thread_ = std::thread([this] { verifier_->Run(); });
+  }
+  void Stop() {
+    signals_.RequestStop();
+    if (thread_.joinable()) thread_.join();
+  }
+  DestinationStatus Status() { return board_.Destination(lane_, clock_.Now()); }
+  // Waits for pred, moving the time to the verifier's next deadline whenever it does not hold.
+  bool DriveUntil(const std::function<bool(const DestinationStatus&)>& pred) {
+    const absl::Time give_up = absl::Now() + kWait;
+    uint64_t version = 0;
+    while (absl::Now() < give_up) {
+      if (pred(Status())) return true;
+      clock_.AdvanceToNextDeadline();
+      board_.AwaitChange(&version, absl::Milliseconds(10));
+    }
+    return pred(Status());
+  }
+
+  FakeClock clock_;
+  Signals signals_{clock_};
+  StatusBoard board_{clock_, signals_, SourceStatus{}};
+  PositionWaiters waiters_{clock_};
+  EngineOptions options_;
+  uint64_t lane_ = 0;
+  FakeVerifyTarget source_, destination_;
+  absl::Mutex mu_;
+  absl::Status source_down_ ABSL_GUARDED_BY(mu_);
+  int opened_ = 0;
+  std::unique_ptr<ContinuousVerifier> verifier_;
+  std::thread thread_;
+};
+
+TEST_F(ContinuousVerifyTest, APassKeepsToItsBudgetAndFollowsNewCommits) {
+  const absl::Time start = clock_.Now();
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  const DestinationStatus d = Status();
+  EXPECT_EQ(d.verified_position, 5000);
+  EXPECT_FALSE(d.diverged);
+  EXPECT_EQ(d.last_full_verify, clock_.Now());
+  // 5000 ids at 1000 per second: five checksum steps, four seconds of budget between them.
+  EXPECT_GE(clock_.Now() - start, absl::Seconds(4));
+  EXPECT_LE(clock_.Now() - start, absl::Seconds(5));
+  EXPECT_EQ(destination_.summaries, 5);
+  EXPECT_EQ(destination_.rows_read, 0) << "equal ranges are never read row by row";
+  // New commits are verified as they come, in the same pass.
+  source_.Mutate([](auto& rows) {
+    for (int64_t id = 5001; id <= 5600; ++id) rows[id] = {id, id * 1000, 10, "m", "{}"};
+  });
+  destination_.Mutate([&](auto& rows) {
+    for (int64_t id = 5001; id <= 5600; ++id) rows[id] = {id, id * 1000, 10, "m", "{}"};
+  });
+  waiters_.Committed("d", 5600);
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) { return s.verified_position == 5600; }));
+  EXPECT_EQ(Status().verify_passes, 1);
+}
+
+TEST_F(ContinuousVerifyTest, AChangedOldRowIsFoundByTheNextPassAndARepairClearsIt) {
+  options_.verify_full_pass_every = absl::Minutes(2);
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  // An old row altered, one deleted, while it runs.
+  destination_.Mutate([](auto& rows) {
+    rows[1234].event_md5 = "tampered";
+    rows.erase(4321);
+  });
+  const absl::Time altered = clock_.Now();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.diverged; }));
+  DestinationStatus d = Status();
+  EXPECT_EQ(d.diverged_at, 1234);
+  EXPECT_EQ(d.diverged_class, "content");
+  // Found in the next pass, due two minutes after the first began.
+  EXPECT_LE(clock_.Now() - altered, absl::Minutes(2) + absl::Seconds(5));
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) { return s.verify_passes == 2; }));
+  d = Status();
+  EXPECT_EQ(d.differing_rows, 2);
+  // Shown as the state in place of in_sync.
+  board_.UpdateDestination(lane_,
+                           [](DestinationStatus& s) { s.state = DestinationState::kInSync; });
+  EXPECT_EQ(Status().state, DestinationState::kDiverged);
+  // Mended: the next pass starts one poll interval after this one ended, not two minutes later,
+  // and clears the verdict.
+  destination_.Mutate([&](auto& rows) {
+    rows[1234].event_md5 = "md5-1234";
+    rows[4321] = {4321, 4321000, 10, "md5-4321", "{}"};
+  });
+  const absl::Time mended = clock_.Now();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) { return s.verify_passes == 3; }));
+  EXPECT_LE(clock_.Now() - mended, absl::Seconds(15));
+  d = Status();
+  EXPECT_FALSE(d.diverged);
+  EXPECT_EQ(d.differing_rows, 0);
+  EXPECT_EQ(d.state, DestinationState::kInSync);
+}
+
+TEST_F(ContinuousVerifyTest, TruncatedTimestampsAreReportedAsTheirClass) {
+  for (auto& [id, row] : source_.rows) row.ts_micros = id * 1000 + 321;
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  const DestinationStatus d = Status();
+  EXPECT_TRUE(d.diverged);
+  EXPECT_EQ(d.diverged_at, 1);
+  EXPECT_EQ(d.diverged_class, "ts_millis");
+  EXPECT_EQ(d.differing_rows, 5000);
+}
+
+TEST_F(ContinuousVerifyTest, AnUnreachableDatabaseHoldsItBackAndItGoesOn) {
+  {
+    absl::MutexLock lock(&mu_);
+    source_down_ = absl::UnavailableError("source down");
+  }
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return !d.verify_error.empty(); }));
+  EXPECT_EQ(Status().verify_error, "source down");
+  EXPECT_EQ(Status().verified_position, 0);
+  {
+    absl::MutexLock lock(&mu_);
+    source_down_ = absl::OkStatus();
+  }
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_TRUE(Status().verify_error.empty());
+}
+
+TEST_F(ContinuousVerifyTest, OffReportsNothing) {
+  options_.verify_ids_per_second = 0;
+  Start();
+  thread_.join();  // returns at once
+  EXPECT_FALSE(Status().verify_enabled);
+  EXPECT_EQ(opened_, 0);
+}
+
+}  // namespace
+}  // namespace slate::core
