@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "absl/strings/str_join.h"
 #include <google/protobuf/util/json_util.h>
 
 #include "client/exit_codes.h"
@@ -37,6 +38,19 @@ std::optional<int> Parse(const std::string& command, const std::vector<FlagSpec>
   }
   *out = std::move(*parsed);
   return std::nullopt;
+}
+
+const config::DatabaseConfig* FindDestination(const std::string& command,
+                                              const config::Config& config,
+                                              const std::string& name) {
+  std::vector<std::string> names;
+  for (const config::DatabaseConfig& d : config.destinations) {
+    if (d.name == name) return &d;
+    names.push_back(d.name);
+  }
+  std::cerr << "slatectl " << command << ": no destination named '" << name
+            << "' in the config; its destinations are: " << absl::StrJoin(names, ", ") << "\n";
+  return nullptr;
 }
 
 std::optional<int> Open(const std::string& command, const ParsedArgs& args, Connection* conn) {

@@ -11,6 +11,7 @@
 
 #include "client/rpc_client.h"
 #include "server/common/args.h"
+#include "server/config/config.h"
 
 namespace slate::ctl {
 
@@ -22,6 +23,11 @@ std::optional<int> Parse(const std::string& command, const std::vector<FlagSpec>
                          const std::string& synopsis, const std::string& about,
                          const std::vector<std::string>& args, ParsedArgs* out,
                          size_t max_positional = 0);
+// The destination named `name` in `config`; null after printing that there is none, with the
+// names there are (the caller exits kExitUsage).
+const config::DatabaseConfig* FindDestination(const std::string& command,
+                                              const config::Config& config,
+                                              const std::string& name);
 // Connects; on failure prints why and returns kExitUsage.
 std::optional<int> Open(const std::string& command, const ParsedArgs& args, Connection* conn);
 // The message as one line of JSON, every field present, proto field names.

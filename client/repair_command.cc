@@ -184,17 +184,8 @@ int RunRepair(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   options.max_rows_per_transaction = cfg->engine.max_events_per_write;
-  const config::DatabaseConfig* dest = nullptr;
-  std::vector<std::string> names;
-  for (const auto& d : cfg->destinations) {
-    names.push_back(d.name);
-    if (d.name == *name) dest = &d;
-  }
-  if (dest == nullptr) {
-    std::cerr << "slatectl repair: no destination named '" << *name
-              << "' in the config; its destinations are: " << absl::StrJoin(names, ", ") << "\n";
-    return kExitUsage;
-  }
+  const config::DatabaseConfig* dest = FindDestination("repair", *cfg, *name);
+  if (dest == nullptr) return kExitUsage;
   Connection conn;
   if (auto rc = Open("repair", parsed, &conn)) return *rc;
   if (!parsed.Has("timeout")) conn.timeout_seconds = 5;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include <nlohmann/json.hpp>
 
+#include "client/command_common.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
 #include "client/progress.h"
@@ -98,18 +99,8 @@ int RunRestore(const std::vector<std::string>& args) {
   ConnParams backup;
   std::string backup_label;
   if (from) {
-    const config::DatabaseConfig* d = nullptr;
-    std::vector<std::string> names;
-    for (const auto& x : cfg->destinations) {
-      names.push_back(x.name);
-      if (x.name == *from) d = &x;
-    }
-    if (d == nullptr) {
-      std::cerr << "slatectl restore: no destination named '" << *from
-                << "' in the config; its destinations are: " << absl::StrJoin(names, ", ")
-                << " (or give --from-dsn)\n";
-      return kExitUsage;
-    }
+    const config::DatabaseConfig* d = FindDestination("restore", *cfg, *from);
+    if (d == nullptr) return kExitUsage;
     backup = d->params;
     backup_label = "backup " + d->name;
   } else {

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include <nlohmann/json.hpp>
 
+#include "client/command_common.h"
 #include "client/commands.h"
 #include "client/diff_format.h"
 #include "client/exit_codes.h"
@@ -28,7 +29,7 @@ namespace slate::ctl {
 namespace {
 
 // Keys stay in the order written (README documents them in that order).
-using Json = nlohmann::ordered_json;
+using JsonOut = nlohmann::ordered_json;
 
 const std::vector<FlagSpec>& Flags() {
   static const std::vector<FlagSpec> flags = {
@@ -68,13 +69,13 @@ std::string RowText(const std::optional<core::RowSummary>& row) {
                       " bytes  md5 ", row->event_md5, "  ", row->event_head);
 }
 
-Json RowJson(const std::optional<core::RowSummary>& row) {
+JsonOut RowJson(const std::optional<core::RowSummary>& row) {
   if (!row) return nullptr;
-  return Json{{"id", row->id},
-              {"ts", Ts(row->ts_micros)},
-              {"event_bytes", row->event_bytes},
-              {"event_md5", row->event_md5},
-              {"event_head", row->event_head}};
+  return JsonOut{{"id", row->id},
+                 {"ts", Ts(row->ts_micros)},
+                 {"event_bytes", row->event_bytes},
+                 {"event_md5", row->event_md5},
+                 {"event_head", row->event_head}};
 }
 
 const char* OutcomeName(core::VerifyResult::Outcome o) {
@@ -131,19 +132,14 @@ int RunVerify(const std::vector<std::string>& args) {
   if (auto names = parsed->Get("destination")) {
     for (absl::string_view n : absl::StrSplit(*names, ',', absl::SkipEmpty())) wanted.emplace(n);
     for (const std::string& n : wanted) {
-      bool known = false;
-      for (const auto& d : cfg->destinations) known |= d.name == n;
-      if (!known) {
-        std::cerr << "slatectl verify: no destination named '" << n << "' in the config\n";
-        return kExitUsage;
-      }
+      if (FindDestination("verify", *cfg, n) == nullptr) return kExitUsage;
     }
   }
   const bool ts_millis = parsed->Has("ts-millis");
   const bool tty = isatty(STDERR_FILENO) != 0;
   int unreachable = 0;
   int differing = 0;
-  Json json_items = Json::array();
+  JsonOut json_items = JsonOut::array();
   for (const config::DatabaseConfig& d : cfg->destinations) {
     if (!wanted.empty() && wanted.count(d.name) == 0) continue;
     const auto started = std::chrono::steady_clock::now();
@@ -169,9 +165,9 @@ int RunVerify(const std::vector<std::string>& args) {
     if (!result.ok()) {
       ++unreachable;
       if (json) {
-        json_items.push_back(Json{{"name", d.name},
-                                  {"outcome", "error"},
-                                  {"error", std::string(result.status().message())}});
+        json_items.push_back(JsonOut{{"name", d.name},
+                                     {"outcome", "error"},
+                                     {"error", std::string(result.status().message())}});
       } else {
         std::cout << d.name << ": cannot verify: " << result.status().message() << "\n";
       }
@@ -179,19 +175,19 @@ int RunVerify(const std::vector<std::string>& args) {
     }
     if (result->outcome != core::VerifyResult::Outcome::kIdentical) ++differing;
     if (json) {
-      json_items.push_back(Json{{"name", d.name},
-                                {"outcome", OutcomeName(result->outcome)},
-                                {"source_max", result->source_max},
-                                {"destination_max", result->destination_max},
-                                {"compared_up_to", result->compared_up_to},
-                                {"first_difference", result->first_difference},
-                                {"differing_rows", result->differences.total()},
-                                {"classes", ClassesJson(result->differences)},
-                                {"behind", result->behind},
-                                {"next_step", core::NextStep(*result, d.name)},
-                                {"source_row", RowJson(result->source_row)},
-                                {"destination_row", RowJson(result->destination_row)},
-                                {"seconds", std::round(secs * 1000) / 1000}});
+      json_items.push_back(JsonOut{{"name", d.name},
+                                   {"outcome", OutcomeName(result->outcome)},
+                                   {"source_max", result->source_max},
+                                   {"destination_max", result->destination_max},
+                                   {"compared_up_to", result->compared_up_to},
+                                   {"first_difference", result->first_difference},
+                                   {"differing_rows", result->differences.total()},
+                                   {"classes", ClassesJson(result->differences)},
+                                   {"behind", result->behind},
+                                   {"next_step", core::NextStep(*result, d.name)},
+                                   {"source_row", RowJson(result->source_row)},
+                                   {"destination_row", RowJson(result->destination_row)},
+                                   {"seconds", std::round(secs * 1000) / 1000}});
       continue;
     }
     std::cout << d.name << ": " << core::DescribeOutcome(*result)
@@ -207,8 +203,8 @@ int RunVerify(const std::vector<std::string>& args) {
     }
   }
   if (json) {
-    const Json out = {{"destinations", json_items}};
-    std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+    const JsonOut out = {{"destinations", json_items}};
+    std::cout << out.dump(-1, ' ', false, JsonOut::error_handler_t::replace) << "\n";
   } else if (unreachable + differing > 0) {
     std::cout << "verify: " << differing << " differ or behind, " << unreachable
               << " could not be verified\n";

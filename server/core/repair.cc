@@ -1,7 +1,7 @@
 #include "server/core/repair.h"
 
 #include <algorithm>
-#include <future>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 
@@ -12,25 +12,48 @@ absl::StatusOr<RepairResult> RepairTruncatedTs(
     const RepairOptions& options, const std::function<void(const RepairProgress&)>& progress,
     const std::function<bool()>& stop) {
   RepairResult result;
-  auto dst_max = std::async(std::launch::async, [&] { return destination.MaxId(); });
-  absl::StatusOr<int64_t> src_max = source.MaxId();
-  absl::StatusOr<int64_t> dmax = dst_max.get();
-  if (!src_max.ok()) return src_max.status();
-  if (!dmax.ok()) return dmax.status();
-  result.source_max = *src_max;
-  result.destination_max = *dmax;
+  absl::StatusOr<std::pair<int64_t, int64_t>> maxes = BothMaxIds(source, destination);
+  if (!maxes.ok()) return maxes.status();
+  std::tie(result.source_max, result.destination_max) = *maxes;
   const int64_t upper = std::min(result.source_max, result.destination_max);
   const int64_t chunk = std::max<int64_t>(options.chunk, 64);
   const auto per_tx = static_cast<size_t>(std::max<int64_t>(options.max_rows_per_transaction, 1));
-  std::vector<TsFix> fixes;
+  // Fixes found but not written yet. A transaction takes at least per_tx of them (fewer only at
+  // the end) and is extended to the end of the source transaction it has reached (consecutive
+  // ids sharing one source ts), so no source transaction is mended in two: a reader never sees
+  // one with two kinds of ts. A group that may go on into the next chunk waits for it.
+  std::vector<TsFix> pending;
+  auto write = [&](bool all) -> absl::Status {
+    while (!pending.empty() && (all || pending.size() > per_tx)) {
+      size_t cut = std::min(pending.size(), per_tx);
+      while (cut < pending.size() &&
+             pending[cut].source_ts_micros == pending[cut - 1].source_ts_micros &&
+             pending[cut].id == pending[cut - 1].id + 1) {
+        ++cut;
+      }
+      if (cut == pending.size() && !all) return absl::OkStatus();  // the group may go on
+      if (stop && stop()) {
+        return absl::CancelledError(absl::StrCat("repair interrupted after ", result.repaired,
+                                                 " rows; run it again to go on"));
+      }
+      const std::vector<TsFix> part(pending.begin(),
+                                    pending.begin() + static_cast<std::ptrdiff_t>(cut));
+      absl::StatusOr<int64_t> n = writer.RewriteTs(part);
+      if (!n.ok()) return n.status();
+      result.repaired += *n;
+      result.skipped += static_cast<int64_t>(part.size()) - *n;
+      if (*n > 0) ++result.transactions;
+      pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(cut));
+    }
+    return absl::OkStatus();
+  };
   for (int64_t from = 1; from <= upper; from += chunk) {
     const int64_t to = std::min(upper, from + chunk - 1);
     auto pair = SummarizeBoth(source, destination, from, to);
     if (!pair.ok()) return pair.status();
     if (pair->source != pair->destination) {
       Differences found;
-      fixes.clear();
-      if (absl::Status s = CompareRange(source, destination, from, to, &found, &fixes); !s.ok()) {
+      if (absl::Status s = CompareRange(source, destination, from, to, &found, &pending); !s.ok()) {
         return s;
       }
       for (DiffClass c : kAllDiffClasses) {
@@ -38,24 +61,14 @@ absl::StatusOr<RepairResult> RepairTruncatedTs(
           result.left.AddMany(c, found.of(c).count, found.of(c).first_ids);
         }
       }
-      for (size_t at = 0; at < fixes.size(); at += per_tx) {
-        if (stop && stop()) {
-          return absl::CancelledError(absl::StrCat("repair interrupted after ", result.repaired,
-                                                   " rows; run it again to go on"));
-        }
-        const size_t end = std::min(fixes.size(), at + per_tx);
-        std::vector<TsFix> part(fixes.begin() + static_cast<std::ptrdiff_t>(at),
-                                fixes.begin() + static_cast<std::ptrdiff_t>(end));
-        absl::StatusOr<int64_t> n = writer.RewriteTs(part);
-        if (!n.ok()) return n.status();
-        result.repaired += *n;
-        result.skipped += static_cast<int64_t>(part.size()) - *n;
-        if (*n > 0) ++result.transactions;
-      }
     }
+    if (absl::Status s = write(/*all=*/false); !s.ok()) return s;
     result.compared_up_to = to;
     if (progress) progress({to, upper, result.repaired});
   }
+  const int64_t reported = result.repaired;
+  if (absl::Status s = write(/*all=*/true); !s.ok()) return s;
+  if (progress && result.repaired != reported) progress({upper, upper, result.repaired});
   if (result.destination_max > result.source_max) {
     auto extra = destination.Summarize(result.source_max + 1, result.destination_max);
     if (!extra.ok()) return extra.status();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <tuple>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -113,6 +115,15 @@ int64_t Differences::total() const {
   return n;
 }
 
+absl::StatusOr<std::pair<int64_t, int64_t>> BothMaxIds(VerifyTarget& s, VerifyTarget& d) {
+  auto dest = std::async(std::launch::async, [&] { return d.MaxId(); });
+  absl::StatusOr<int64_t> src = s.MaxId();
+  absl::StatusOr<int64_t> dst = dest.get();
+  if (!src.ok()) return src.status();
+  if (!dst.ok()) return dst.status();
+  return std::make_pair(*src, *dst);
+}
+
 absl::StatusOr<SummaryPair> SummarizeBoth(VerifyTarget& s, VerifyTarget& d, int64_t from,
                                           int64_t to) {
   auto dest = std::async(std::launch::async, [&] { return d.Summarize(from, to); });
@@ -170,13 +181,9 @@ absl::StatusOr<VerifyResult> Verify(VerifyTarget& source, VerifyTarget& destinat
                                     const VerifyOptions& options,
                                     const std::function<void(int64_t, int64_t)>& progress) {
   VerifyResult result;
-  auto dst_max = std::async(std::launch::async, [&] { return destination.MaxId(); });
-  absl::StatusOr<int64_t> src_max = source.MaxId();
-  absl::StatusOr<int64_t> dmax = dst_max.get();
-  if (!src_max.ok()) return src_max.status();
-  if (!dmax.ok()) return dmax.status();
-  result.source_max = *src_max;
-  result.destination_max = *dmax;
+  absl::StatusOr<std::pair<int64_t, int64_t>> maxes = BothMaxIds(source, destination);
+  if (!maxes.ok()) return maxes.status();
+  std::tie(result.source_max, result.destination_max) = *maxes;
   // Both sides' rows up to the lower max id are compared; rows the destination has beyond the
   // source are extra, the source's beyond the destination's max id are "behind".
   const int64_t upper = std::min(result.source_max, result.destination_max);

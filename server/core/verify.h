@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -117,6 +118,9 @@ struct Differences {
 absl::Status CompareRange(VerifyTarget& source, VerifyTarget& destination, int64_t from, int64_t to,
                           Differences* diff, std::vector<TsFix>* fixes = nullptr);
 
+// Both sides' max ids (source, destination), queried concurrently.
+absl::StatusOr<std::pair<int64_t, int64_t>> BothMaxIds(VerifyTarget& source,
+                                                       VerifyTarget& destination);
 // Both sides' summaries of [from, to], queried concurrently.
 struct SummaryPair {
   RangeSummary source;

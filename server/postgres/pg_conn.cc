@@ -93,6 +93,28 @@ absl::StatusOr<std::vector<std::vector<std::string>>> PgConn::Query(const std::s
 }
 
 // The lowest-id event, for identity checks (source and destination alike).
+absl::Status PgConn::PutCopyData(std::string* buf) {
+  if (buf->empty()) return absl::OkStatus();
+  if (PQputCopyData(conn_, buf->data(), static_cast<int>(buf->size())) != 1) {
+    return ResultError(nullptr, "writing events");
+  }
+  buf->clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<LockHolder>> TryWriterLock(PgConn& conn) {
+  auto got = conn.Query(sql::kTryWriterLock);
+  if (!got.ok()) return got.status();
+  if (got->at(0).at(0) == "t") return std::nullopt;
+  LockHolder h;
+  auto holder = conn.Query(sql::kWriterLockHolder);
+  if (holder.ok() && !holder->empty()) {
+    h.pid = std::stoll((*holder)[0][0]);
+    h.description = sql::DescribeHolder((*holder)[0][0], (*holder)[0][1], (*holder)[0][2]);
+  }
+  return h;
+}
+
 absl::StatusOr<std::optional<core::FirstEvent>> ReadFirstEvent(PgConn& conn) {
   auto rows = conn.Query(sql::kFirstEvent);
   if (!rows.ok()) return rows.status();

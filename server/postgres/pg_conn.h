@@ -42,6 +42,8 @@ class PgConn {
   absl::Status Exec(const std::string& sql);
   // Runs a query; every value as text ("" for NULL).
   absl::StatusOr<std::vector<std::vector<std::string>>> Query(const std::string& sql);
+  // In COPY FROM STDIN: sends *buf (if any) and clears it.
+  absl::Status PutCopyData(std::string* buf);
   // The error of `res` (may be null) as a Status; clears `res`.
   absl::Status ResultError(PGresult* res, const std::string& context);
 
@@ -55,6 +57,15 @@ class PgConn {
   std::mutex fd_mu_;  // guards fd_ against Close() racing Interrupt()
   int fd_ = -1;
 };
+
+// Who holds a lock: the backend's pid and "backend pid P, application_name 'A', client C".
+struct LockHolder {
+  int64_t pid = 0;
+  std::string description = "another session";
+};
+// Takes the destination's writer lock (sql.h) on `conn`'s session: nullopt when taken, else its
+// holder (pid 0 when it could not be read).
+absl::StatusOr<std::optional<LockHolder>> TryWriterLock(PgConn& conn);
 
 // The lowest-id event of `conn`'s events table (identity checks); nullopt when empty.
 absl::StatusOr<std::optional<core::FirstEvent>> ReadFirstEvent(PgConn& conn);

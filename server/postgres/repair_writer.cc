@@ -5,7 +5,6 @@
 
 #include "server/common/status_macros.h"
 #include "server/postgres/pg_conn.h"
-#include "server/postgres/sql.h"
 
 namespace slate::pg {
 namespace {
@@ -15,16 +14,11 @@ class PgTsRewriter : public core::TsRewriter {
   absl::Status Open(const ConnParams& params, const std::string& what, bool take_writer_lock) {
     RETURN_IF_ERROR(conn_.Open(params, what, /*bound_calls=*/true));
     if (!take_writer_lock) return absl::OkStatus();
-    auto got = conn_.Query(sql::kTryWriterLock);
-    if (!got.ok()) return got.status();
-    if (got->at(0).at(0) == "t") return absl::OkStatus();
-    auto holder = conn_.Query(sql::kWriterLockHolder);
-    std::string who = "another session";
-    if (holder.ok() && !holder->empty()) {
-      who = sql::DescribeHolder((*holder)[0][0], (*holder)[0][1], (*holder)[0][2]);
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat(what, " is being written (its writer lock is held: ", who, ")"));
+    auto holder = TryWriterLock(conn_);
+    if (!holder.ok()) return holder.status();
+    if (!holder->has_value()) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        what, " is being written (its writer lock is held: ", (*holder)->description, ")"));
   }
 
   absl::StatusOr<int64_t> RewriteTs(const std::vector<core::TsFix>& fixes) override {

@@ -93,14 +93,7 @@ class PgRestoreTarget : public core::RestoreTarget {
   }
 
  private:
-  absl::Status Flush() {
-    if (buf_.empty()) return absl::OkStatus();
-    if (PQputCopyData(conn_.get(), buf_.data(), static_cast<int>(buf_.size())) != 1) {
-      return conn_.ResultError(nullptr, "writing events");
-    }
-    buf_.clear();
-    return absl::OkStatus();
-  }
+  absl::Status Flush() { return conn_.PutCopyData(&buf_); }
 
   PgConn conn_;
   std::unique_ptr<core::VerifyTarget> view_;

@@ -174,18 +174,14 @@ class PgEventSink : public core::EventSink {
       RETURN_IF_ERROR(conn_.Exec(sql::LockShared(sql::kGroupLockKey1, options_.group_key)));
     }
     if (!options_.take_writer_lock) return absl::OkStatus();
-    auto got = conn_.Query(sql::kTryWriterLock);
-    if (!got.ok()) return got.status();
-    if (got->at(0).at(0) == "t") return absl::OkStatus();
-    auto holder = conn_.Query(sql::kWriterLockHolder);
-    std::string who = "another session";
-    if (holder.ok() && !holder->empty()) {
-      who = sql::DescribeHolder((*holder)[0][0], (*holder)[0][1], (*holder)[0][2]);
-      if (options_.group_key != 0) {
-        auto fenced = FenceSameGroup(std::stoll((*holder)[0][0]), who);
-        if (!fenced.ok()) return fenced.status();
-        if (*fenced) return absl::OkStatus();
-      }
+    auto holder = TryWriterLock(conn_);
+    if (!holder.ok()) return holder.status();
+    if (!holder->has_value()) return absl::OkStatus();
+    const std::string& who = (*holder)->description;
+    if (options_.group_key != 0 && (*holder)->pid != 0) {
+      auto fenced = FenceSameGroup((*holder)->pid, who);
+      if (!fenced.ok()) return fenced.status();
+      if (*fenced) return absl::OkStatus();
     }
     return absl::FailedPreconditionError(absl::StrCat(
         what_, " is already being written by another slate-replicator (", who,
@@ -291,14 +287,7 @@ class PgEventSink : public core::EventSink {
                                            "position is re-read on reconnect)"));
   }
 
-  absl::Status Flush() {
-    if (buf_.empty()) return absl::OkStatus();
-    if (PQputCopyData(conn_.get(), buf_.data(), static_cast<int>(buf_.size())) != 1) {
-      return conn_.ResultError(nullptr, "writing events");
-    }
-    buf_.clear();
-    return absl::OkStatus();
-  }
+  absl::Status Flush() { return conn_.PutCopyData(&buf_); }
   void DrainResults() {
     while (PGresult* r = PQgetResult(conn_.get())) PQclear(r);
   }

@@ -822,8 +822,10 @@ END $big$;""")
         rp = res.get("repair")
         if rp:
             rate = ""
-            if res["catch_up"].get("1"):
-                cu = n / med(res["catch_up"]["1"]["slate-replicator"], "seconds")
+            cu_runs = (res["catch_up"].get("1", {}).get("slate-replicator")
+                       or (vc or {}).get("verify on (default)"))
+            if cu_runs:
+                cu = n / med(cu_runs, "seconds")
                 rate = f", beside a catch-up rate of {cu:,.0f} events/s into 1 destination"
             lines.append(f"- slatectl repair of {rp['rows']:,} ms-truncated rows: "
                          f"{rp['seconds']:.2f} s, {rp['rows_per_second']:,.0f} rows/s{rate}")

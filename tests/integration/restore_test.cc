@@ -35,12 +35,7 @@ class RestoreTest : public ::testing::Test {
     FillSource(c().ConnInfo(old_), 300, 1, 80);
     const std::string make =
         WriteFile(c().dir(), "config.json", ConfigJson(c().Params(old_), {c().Params(backup_)}));
-    auto r = ReplicatorProcess::Start(make);
-    ASSERT_TRUE(r.ok());
-    const std::string want = Digest(c().ConnInfo(old_));
-    ASSERT_TRUE(WaitUntil([&] { return Digest(Backup()) == want; }));
-    (*r)->Signal(SIGTERM);
-    ASSERT_TRUE((*r)->Wait().ok());
+    ASSERT_NO_FATAL_FAILURE(ReplicateOnce(make, c().ConnInfo(old_), Backup()));
     total_ = Count(Backup());
     // The old source is lost; the config now names the fresh one.
     config_ =

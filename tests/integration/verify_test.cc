@@ -22,12 +22,7 @@ class VerifyTest : public ::testing::Test {
     FillSource(c().ConnInfo(src_), 400, 1, 50);
     config_ = WriteFile(c().dir(), "config.json", ConfigJson(c().Params(src_), {c().Params(dst_)}));
     // A real replica, made by the replicator.
-    auto r = ReplicatorProcess::Start(config_);
-    ASSERT_TRUE(r.ok());
-    const std::string want = Digest(c().ConnInfo(src_));
-    ASSERT_TRUE(WaitUntil([&] { return Digest(c().ConnInfo(dst_)) == want; }));
-    (*r)->Signal(SIGTERM);
-    ASSERT_TRUE((*r)->Wait().ok());
+    ASSERT_NO_FATAL_FAILURE(ReplicateOnce(config_, c().ConnInfo(src_), c().ConnInfo(dst_)));
     total_ = Count(c().ConnInfo(src_));
   }
   PgCluster& c() { return SharedCluster(); }

@@ -213,6 +213,15 @@ int RunSlatectl(const std::vector<std::string>& args, std::string* output,
 
 namespace slate::testing {
 
+void ReplicateOnce(const std::string& config, const std::string& src, const std::string& dst) {
+  auto r = ReplicatorProcess::Start(config);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string want = Digest(src);
+  ASSERT_TRUE(WaitUntil([&] { return Digest(dst) == want; })) << (*r)->Log();
+  (*r)->Signal(SIGTERM);
+  ASSERT_TRUE((*r)->Wait().ok());
+}
+
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

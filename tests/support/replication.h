@@ -113,6 +113,10 @@ class ReplicatorProcess {
   std::string log_path_;
 };
 
+// Runs the replicator on `config` until the destination `dst` (conninfo) equals the source `src`,
+// then stops it: for tests that start from a real replica. Wrap in ASSERT_NO_FATAL_FAILURE.
+void ReplicateOnce(const std::string& config, const std::string& src, const std::string& dst);
+
 // GET http://127.0.0.1:<port><path>; the body, or an error.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 // The value of the sample `name{labels}` (labels as written, "" for none) in a Prometheus

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -195,6 +196,46 @@ TEST_F(RepairTest, RewritesOnlyTruncatedRowsInBoundedTransactions) {
   EXPECT_EQ(seen.back().repaired, 25000 - 3);
   auto v = Verify(src, dst, Chunk(4000), nullptr);
   EXPECT_EQ(v->differences.total(), 3);
+}
+
+TEST_F(RepairTest, NoSourceTransactionIsMendedInTwoTransactions) {
+  // Source transactions of 7 rows (one ts each), chunks of 4000 ids, 10 rows per transaction.
+  for (auto& [id, row] : src.rows) row.ts_micros = (id - 1) / 7 * 1000 + 500;
+  dst.rows = src.rows;
+  for (auto& [id, row] : dst.rows) row.ts_micros = TruncateToMillis(row.ts_micros);
+  MapRewriter writer(dst);
+  std::vector<std::vector<int64_t>> written;
+  RepairOptions o = Options();
+  o.max_rows_per_transaction = 10;
+  class Recording : public TsRewriter {
+   public:
+    Recording(MapRewriter& inner, std::vector<std::vector<int64_t>>& out)
+        : inner_(inner), out_(out) {}
+    absl::StatusOr<int64_t> RewriteTs(const std::vector<TsFix>& fixes) override {
+      std::vector<int64_t> ts;
+      for (const TsFix& f : fixes) ts.push_back(f.source_ts_micros);
+      out_.push_back(ts);
+      return inner_.RewriteTs(fixes);
+    }
+
+   private:
+    MapRewriter& inner_;
+    std::vector<std::vector<int64_t>>& out_;
+  } recording(writer, written);
+  auto r = RepairTruncatedTs(src, dst, recording, o, nullptr, nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->repaired, 25000);
+  std::map<int64_t, int> transactions_of_ts;
+  for (size_t i = 0; i < written.size(); ++i) {
+    const std::vector<int64_t>& tx = written[i];
+    if (i + 1 < written.size()) {
+      EXPECT_GE(tx.size(), 10u);  // the last one takes what is left
+    }
+    EXPECT_LE(tx.size(), 16u);
+    for (int64_t ts : std::set<int64_t>(tx.begin(), tx.end())) ++transactions_of_ts[ts];
+  }
+  for (const auto& [ts, n] : transactions_of_ts) EXPECT_EQ(n, 1) << "ts " << ts << " split";
+  EXPECT_EQ(transactions_of_ts.size(), (25000u + 6) / 7);
 }
 
 TEST_F(RepairTest, ARowChangedBeforeItsRewriteIsSkippedAndAStopEndsBetweenTransactions) {
