@@ -38,7 +38,7 @@ struct EngineOptions {
   // Continuous verification (continuous_verify.h): at most this many ids per second per
   // destination compared with the source (0: off), and a new pass from id 1 this long after the
   // last one began (zero: only new rows are verified after the first pass).
-  int64_t verify_ids_per_second = 10000;
+  int64_t verify_ids_per_second = 5000;
   absl::Duration verify_full_pass_every = absl::Hours(24);
 };
 

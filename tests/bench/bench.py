@@ -47,6 +47,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PG_BIN = os.environ.get("SLATE_PG_BINDIR", "/usr/lib/postgresql/15/bin")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+# verifyIdsPerSecond's default (server/core/options.h).
+VERIFY_DEFAULT = 5000
+
 # One ~350-byte event, as the application would write it; k = its place in the transaction.
 EVENT_SQL = ("json_build_object('entityName', 'order', 'entityId', t, 'operation', 'update', "
              "'propertyName', 'status', 'metadata', json_build_object('command', 'bench', 'k', k), "
@@ -632,6 +635,13 @@ END $big$;""")
                 runs[name].append(res)
                 log(f"verify cost, round {r}: {name} {res['seconds']:.2f} s, "
                     f"DB CPU {res['db_cpu_seconds']:.1f} s")
+        # The checksum work itself, without a catch-up beside it: one slatectl verify of the
+        # destination (the same queries the background verifier runs, in larger ranges).
+        path = self.config(dests, os.path.join(self.work, "verify1.json"))
+        mark, t0 = self.cpu_mark(), time.monotonic()
+        subprocess.run([self.slatectl, "verify", "-c", path], check=True, capture_output=True)
+        runs["checksum pass"] = {"ids": self.source_max(), "seconds": time.monotonic() - t0,
+                                 **self.cpu_since(mark)}
         self.results["verify_cost"] = runs
 
     def dest_name(self, cluster, db):
@@ -647,6 +657,10 @@ END $big$;""")
             "SELECT count(*) FROM events WHERE ts <> date_trunc('milliseconds', ts)"))
         path = self.config(dests, os.path.join(self.work, "repair.json"))
         log(f"repair: {truncated:,} rows with ts truncated to the millisecond")
+        # The reading half alone: verify finds and classifies every one of them.
+        t0 = time.monotonic()
+        subprocess.run([self.slatectl, "verify", "-c", path], capture_output=True)
+        compare = time.monotonic() - t0
         t0 = time.monotonic()
         out = subprocess.run([self.slatectl, "repair", "-c", path, "--destination",
                               self.dest_name(self.d1, "bench"), "--server",
@@ -658,7 +672,8 @@ END $big$;""")
         r = json.loads(out.stdout)
         self.check_same("after slatectl repair", dests)
         self.results["repair"] = {"rows": r["repaired"], "seconds": secs,
-                                  "rows_per_second": r["repaired"] / secs}
+                                  "rows_per_second": r["repaired"] / secs,
+                                  "verify_seconds": compare}
         log(f"repair: {r['repaired']:,} rows in {secs:.2f} s ({r['repaired'] / secs:,.0f}/s)")
 
     def sample_backend(self, cluster, appname, proc):
@@ -739,10 +754,11 @@ END $big$;""")
         res, n = self.results, self.args.events
         med = lambda runs, k: statistics.median(r[k] for r in runs)  # noqa: E731
         lines = []
-        lines.append(f"Catch-up of {n:,} events (medians of {self.args.rounds} rounds)")
-        lines.append(f"| destinations | system | seconds | events/s | vs pipe | peak RSS | CPU s |"
-                     f" DB CPU s | of it, source |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        if res["catch_up"]:
+            lines.append(f"Catch-up of {n:,} events (medians of {self.args.rounds} rounds)")
+            lines.append(f"| destinations | system | seconds | events/s | vs pipe | peak RSS |"
+                         f" CPU s | DB CPU s | of it, source |")
+            lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for nd, runs in res["catch_up"].items():
             pipe = med(runs["pipe"], "seconds")
             for system in ("pipe", "slate-replicator", "logical"):
@@ -819,6 +835,17 @@ END $big$;""")
             lines.append(f"- off {off:.2f} s, on {on:.2f} s: {100 * (on - off) / off:+.1f}% "
                          f"(DB CPU {med(vc['verify off'], 'db_cpu_seconds'):.1f} s vs "
                          f"{med(vc['verify on (default)'], 'db_cpu_seconds'):.1f} s)")
+            cp = vc.get("checksum pass")
+            if cp:
+                per_id = cp["db_cpu_seconds"] / cp["ids"]
+                catch_up_cores = statistics.median(r["db_cpu_seconds"] / r["seconds"]
+                                                   for r in vc["verify off"])
+                lines.append(f"- the checksums alone: {cp['ids']:,} ids in {cp['seconds']:.2f} s, "
+                             f"{per_id * 1e6:.2f} us of database CPU per id (both sides); at the "
+                             f"default {VERIFY_DEFAULT:,} ids/s that is "
+                             f"{per_id * VERIFY_DEFAULT:.3f} CPU cores, "
+                             f"{100 * per_id * VERIFY_DEFAULT / catch_up_cores:.1f}% of the "
+                             f"{catch_up_cores:.2f} cores a catch-up keeps busy in the databases")
         rp = res.get("repair")
         if rp:
             rate = ""
@@ -828,7 +855,9 @@ END $big$;""")
                 cu = n / med(cu_runs, "seconds")
                 rate = f", beside a catch-up rate of {cu:,.0f} events/s into 1 destination"
             lines.append(f"- slatectl repair of {rp['rows']:,} ms-truncated rows: "
-                         f"{rp['seconds']:.2f} s, {rp['rows_per_second']:,.0f} rows/s{rate}")
+                         f"{rp['seconds']:.2f} s, {rp['rows_per_second']:,.0f} rows/s{rate}; "
+                         f"slatectl verify finding and classifying them all takes "
+                         f"{rp['verify_seconds']:.2f} s of it")
         rs = res.get("restore")
         if rs:
             lines.append("")
