@@ -18,20 +18,28 @@ absl::StatusOr<RepairResult> RepairTruncatedTs(
   const int64_t upper = std::min(result.source_max, result.destination_max);
   const int64_t chunk = std::max<int64_t>(options.chunk, 64);
   const auto per_tx = static_cast<size_t>(std::max<int64_t>(options.max_rows_per_transaction, 1));
-  // Fixes found but not written yet. A transaction takes at least per_tx of them (fewer only at
-  // the end) and is extended to the end of the source transaction it has reached (consecutive
-  // ids sharing one source ts), so no source transaction is mended in two: a reader never sees
-  // one with two kinds of ts. A group that may go on into the next chunk waits for it.
+  // Fixes found but not written yet. A transaction takes at most per_tx of them, cut between two
+  // source transactions (consecutive ids sharing one source ts), so no source transaction is
+  // mended in two and a reader never sees one with two kinds of ts; only a source transaction
+  // larger than per_tx goes whole into one of its own. What may go on into the next chunk waits.
   std::vector<TsFix> pending;
+  auto same_group = [&](size_t i) {  // pending[i] continues pending[i - 1]'s source transaction
+    return pending[i].source_ts_micros == pending[i - 1].source_ts_micros &&
+           pending[i].id == pending[i - 1].id + 1;
+  };
   auto write = [&](bool all) -> absl::Status {
     while (!pending.empty() && (all || pending.size() > per_tx)) {
       size_t cut = std::min(pending.size(), per_tx);
-      while (cut < pending.size() &&
-             pending[cut].source_ts_micros == pending[cut - 1].source_ts_micros &&
-             pending[cut].id == pending[cut - 1].id + 1) {
-        ++cut;
+      if (cut < pending.size() && same_group(cut)) {
+        size_t back = cut;
+        while (back > 0 && same_group(back)) --back;
+        if (back > 0) {
+          cut = back;
+        } else {
+          while (cut < pending.size() && same_group(cut)) ++cut;       // one larger than per_tx
+          if (cut == pending.size() && !all) return absl::OkStatus();  // it may go on
+        }
       }
-      if (cut == pending.size() && !all) return absl::OkStatus();  // the group may go on
       if (stop && stop()) {
         return absl::CancelledError(absl::StrCat("repair interrupted after ", result.repaired,
                                                  " rows; run it again to go on"));
