@@ -148,5 +148,38 @@ TEST(ValidationTest, ALockHeldByThisReplicatorPasses) {
   EXPECT_TRUE(AllPassed(checks));
 }
 
+TEST(ValidationTest, ALockHeldBySlatectlRepairIsWaitedFor) {
+  DatabaseFacts dst = Good("d1", false, 10);
+  dst.writer_lock_holder = "backend pid 9, application_name 'slatectl repair'";
+  dst.writer_lock_application_name = kRepairApplicationName;
+  const auto checks = ValidateFacts(Good("source", true, 10), {dst}, ValidationOptions());
+  const Check* c = Find(checks, "d1: single writer");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->result, CheckResult::kFail);
+  EXPECT_TRUE(c->transient);  // a start waits for the repair instead of refusing
+  EXPECT_NE(c->message.find("being repaired by slatectl repair"), std::string::npos) << c->message;
+  EXPECT_FALSE(DecideStart(Good("source", true, 10), {dst}, checks).refuse);
+}
+
+TEST(ValidationTest, ARestoreNeedsAnEmptySourceAndABackupWithoutHoles) {
+  DatabaseFacts target = Good("source", true, 0);
+  DatabaseFacts backup = Good("backup", false, 10);
+  EXPECT_TRUE(AllPassed(ValidateRestore(target, backup)));
+  backup.identity = target.identity = "same";
+  auto checks = ValidateRestore(target, backup);
+  EXPECT_EQ(Find(checks, "backup: distinct")->result, CheckResult::kFail);
+  backup.identity = "other";
+  backup.count = 9;  // a hole
+  checks = ValidateRestore(target, backup);
+  EXPECT_EQ(Find(checks, "backup: no holes")->result, CheckResult::kFail);
+  backup.count = 10;
+  target = Good("source", true, 3);
+  checks = ValidateRestore(target, backup);
+  EXPECT_EQ(Find(checks, "source: empty")->result, CheckResult::kFail);
+  target = Good("source", false, 0);  // no source objects
+  checks = ValidateRestore(target, backup);
+  EXPECT_EQ(Find(checks, "source: slate objects")->result, CheckResult::kFail);
+}
+
 }  // namespace
 }  // namespace slate::core
