@@ -41,8 +41,9 @@ void Usage(std::ostream& out) {
     out << "  " << name << s.summary << "\n";
   }
   out << "\nExit codes: 0 success, 1 failed (checks failed, not healthy, lag too high, a reload\n"
-         "refused, a wait timed out), 2 usage error (also an unknown destination), 3 server or\n"
-         "database unreachable (also: a standby asked to wait).\n";
+         "refused, a wait timed out, differences found or left, a repair or restore refused),\n"
+         "2 usage error (also an unknown destination), 3 server or database unreachable or\n"
+         "refusing the login (also: a standby asked to wait).\n";
 }
 
 }  // namespace
