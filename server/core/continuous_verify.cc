@@ -144,7 +144,10 @@ bool ContinuousVerifier::Step(int64_t to) {
 }
 
 void ContinuousVerifier::Report() {
-  const Differences& shown = pass_differences_.total() > 0 ? pass_differences_ : last_pass_;
+  // The last complete pass's verdict, unless this pass has already found more: so the figures hold
+  // steady while passes repeat, and a mend shows once a whole pass confirms it.
+  const Differences& shown =
+      pass_differences_.total() > last_pass_.total() ? pass_differences_ : last_pass_;
   board_.UpdateDestination(lane_, [&](DestinationStatus& st) {
     st.verify_enabled = true;
     st.verified_position = cursor_;

@@ -145,8 +145,8 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
             "1 while continuous verification has found rows that differ from the source.", G,
             d.diverged ? 1 : 0, {dest});
       f.Add("destination_differing_rows",
-            "Rows continuous verification found differing from the source (last or current pass).",
-            G, static_cast<double>(d.differing_rows), {dest});
+            "Rows found differing from the source: the last complete pass, or this one if more.", G,
+            static_cast<double>(d.differing_rows), {dest});
     }
   }
   return f.Take();
