@@ -128,7 +128,8 @@ TEST(DashboardTest, EveryExpressionUsesExportedMetricsAndParses) {
   ASSERT_TRUE(WaitUntil([&] {
     text = HttpGet(r.metrics_port, "/metrics").value_or("");
     return text.find("slate_replicator_destination_state{") != std::string::npos &&
-           text.find("slate_replicator_ready 1") != std::string::npos;
+           // The sample line, not the HELP text ("slate_replicator_ready 1 when active, ...").
+           text.find("\nslate_replicator_ready 1\n") != std::string::npos;
   })) << text;
   const std::regex name(R"(slate_replicator_[a-z_]+)");
   std::set<std::string> used;
