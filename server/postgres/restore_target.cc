@@ -1,5 +1,6 @@
 #include "server/postgres/restore_target.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "server/common/status_macros.h"
@@ -33,12 +34,13 @@ class PgRestoreTarget : public core::RestoreTarget {
                        " events: restore only into an empty, freshly initialised source"));
     }
     absl::Status off = conn_.Exec("ALTER TABLE events DISABLE TRIGGER notify_insert");
-    if (!off.ok()) {
+    if (!off.ok() && absl::StrContains(off.message(), "must be owner")) {
       return absl::FailedPreconditionError(absl::StrCat(
           off.message(),
           ": restore turns the notify trigger off for its transaction, which needs the owner of "
           "table events: run it as the user that ran init-db"));
     }
+    RETURN_IF_ERROR(off);
     PGresult* res = PQexec(conn_.get(), "COPY events (id, ts, event) FROM STDIN (FORMAT binary)");
     if (res == nullptr || PQresultStatus(res) != PGRES_COPY_IN) {
       return conn_.ResultError(res, "starting the COPY");
