@@ -1,5 +1,6 @@
 #include "client/command_common.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/str_join.h"
@@ -51,6 +52,13 @@ const config::DatabaseConfig* FindDestination(const std::string& command,
   std::cerr << "slatectl " << command << ": no destination named '" << name
             << "' in the config; its destinations are: " << absl::StrJoin(names, ", ") << "\n";
   return nullptr;
+}
+
+ConnParams WithLongCalls(ConnParams params) {
+  if (params.stall_timeout_ms > 0) {
+    params.stall_timeout_ms = std::max<int64_t>(params.stall_timeout_ms, 600000);
+  }
+  return params;
 }
 
 std::optional<int> Open(const std::string& command, const ParsedArgs& args, Connection* conn) {

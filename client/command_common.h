@@ -28,6 +28,10 @@ std::optional<int> Parse(const std::string& command, const std::vector<FlagSpec>
 const config::DatabaseConfig* FindDestination(const std::string& command,
                                               const config::Config& config,
                                               const std::string& name);
+// `params` for slatectl's long one-shot queries (verify's checksums, repair, restore): a call may
+// take minutes on a large or busy database, so it is bounded at 10 minutes at least instead of
+// the replicator's stallTimeout (TCP keepalives still notice a peer that vanished).
+ConnParams WithLongCalls(ConnParams params);
 // Connects; on failure prints why and returns kExitUsage.
 std::optional<int> Open(const std::string& command, const ParsedArgs& args, Connection* conn);
 // The message as one line of JSON, every field present, proto field names.

@@ -223,7 +223,7 @@ int RunRepair(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   const std::string dest_what = "destination " + dest->name + " (" + dest->params.Describe() + ")";
-  ConnParams writer_params = dest->params;
+  ConnParams writer_params = WithLongCalls(dest->params);
   writer_params.application_name = core::kRepairApplicationName;
   auto writer = pg::NewTsRewriter(writer_params, dest_what, /*take_writer_lock=*/!*paused);
   if (!writer.ok()) {
@@ -236,13 +236,13 @@ int RunRepair(const std::vector<std::string>& args) {
     std::cerr << "\n";
     return ExitFor(writer.status());
   }
-  auto source = pg::NewVerifyTarget(cfg->source.params,
+  auto source = pg::NewVerifyTarget(WithLongCalls(cfg->source.params),
                                     "source (" + cfg->source.params.Describe() + ")", false);
   if (!source.ok()) {
     std::cerr << "slatectl repair: " << source.status().message() << "\n";
     return ExitFor(source.status());
   }
-  auto target = pg::NewVerifyTarget(dest->params, dest_what, false);
+  auto target = pg::NewVerifyTarget(WithLongCalls(dest->params), dest_what, false);
   if (!target.ok()) {
     std::cerr << "slatectl repair: " << target.status().message() << "\n";
     return ExitFor(target.status());

@@ -138,7 +138,7 @@ int RunRestore(const std::vector<std::string>& args) {
   const std::string backup_what = backup_label + " (" + backup.Describe() + ")";
   const std::string target_what = "source (" + target.Describe() + ")";
   auto source = pg::NewEventSource(backup, backup_what);
-  auto view = pg::NewVerifyTarget(backup, backup_what, false);
+  auto view = pg::NewVerifyTarget(WithLongCalls(backup), backup_what, false);
   if (!view.ok()) {
     std::cerr << "slatectl restore: " << view.status().message() << "; nothing written\n";
     return ExitFor(view.status());

@@ -143,13 +143,13 @@ int RunVerify(const std::vector<std::string>& args) {
   for (const config::DatabaseConfig& d : cfg->destinations) {
     if (!wanted.empty() && wanted.count(d.name) == 0) continue;
     const auto started = std::chrono::steady_clock::now();
-    auto source = pg::NewVerifyTarget(cfg->source.params,
+    auto source = pg::NewVerifyTarget(WithLongCalls(cfg->source.params),
                                       "source (" + cfg->source.params.Describe() + ")", ts_millis);
-    auto dest =
-        source.ok()
-            ? pg::NewVerifyTarget(
-                  d.params, "destination " + d.name + " (" + d.params.Describe() + ")", ts_millis)
-            : absl::StatusOr<std::unique_ptr<core::VerifyTarget>>(source.status());
+    auto dest = source.ok()
+                    ? pg::NewVerifyTarget(
+                          WithLongCalls(d.params),
+                          "destination " + d.name + " (" + d.params.Describe() + ")", ts_millis)
+                    : absl::StatusOr<std::unique_ptr<core::VerifyTarget>>(source.status());
     absl::StatusOr<core::VerifyResult> result =
         dest.ok() ? core::Verify(**source, **dest, options,
                                  [&](int64_t done, int64_t total) {
