@@ -52,20 +52,15 @@ void ExpectVerified(const std::string& config, const std::vector<std::string>& d
 class FaultTest : public ::testing::Test {
  protected:
   PgCluster& shared() { return SharedCluster(); }
-  std::string NewDb(PgCluster& c, pg::TableType type) {
-    const std::string name = UniqueName(type == pg::TableType::kSource ? "src" : "dst");
-    EXPECT_TRUE(c.CreateSlateDatabase(name, type).ok());
-    return name;
-  }
   // A source and two destinations on the shared cluster, and a config for them (kFast).
   struct SourceAndTwo {
     std::string src, d1, d2, config;
   };
   SourceAndTwo NewSourceAndTwoDestinations() {
     SourceAndTwo t;
-    t.src = NewDb(shared(), pg::TableType::kSource);
-    t.d1 = NewDb(shared(), pg::TableType::kDestination);
-    t.d2 = NewDb(shared(), pg::TableType::kDestination);
+    t.src = NewSlateDatabase(shared(), pg::TableType::kSource);
+    t.d1 = NewSlateDatabase(shared(), pg::TableType::kDestination);
+    t.d2 = NewSlateDatabase(shared(), pg::TableType::kDestination);
     t.config = WriteFile(
         shared().dir(), "config.json",
         ConfigJson(shared().Params(t.src), {shared().Params(t.d1), shared().Params(t.d2)}, kFast));
@@ -120,9 +115,9 @@ TEST_F(FaultTest, DestinationServersCrashAndRestartMidStream) {
   auto c1 = PgCluster::Start("dest1");
   auto c2 = PgCluster::Start("dest2");
   ASSERT_TRUE(c1.ok() && c2.ok());
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(**c1, pg::TableType::kDestination);
-  const std::string d2 = NewDb(**c2, pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string d1 = NewSlateDatabase(**c1, pg::TableType::kDestination);
+  const std::string d2 = NewSlateDatabase(**c2, pg::TableType::kDestination);
   FillSource(shared().ConnInfo(src), 3000, 20, 60);
   const std::string config =
       WriteFile(shared().dir(), "config.json",
@@ -146,8 +141,8 @@ TEST_F(FaultTest, DestinationServersCrashAndRestartMidStream) {
 TEST_F(FaultTest, StartsWhileTheSourceIsDownAndCopiesOnceItAnswers) {
   auto sc = PgCluster::Start("source");
   ASSERT_TRUE(sc.ok());
-  const std::string src = NewDb(**sc, pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(**sc, pg::TableType::kSource);
+  const std::string d1 = NewSlateDatabase(shared(), pg::TableType::kDestination);
   FillSource((*sc)->ConnInfo(src), 300, 1, 20);
   const std::string config = WriteFile(
       shared().dir(), "config.json", ConfigJson((*sc)->Params(src), {shared().Params(d1)}, kFast));
@@ -249,8 +244,8 @@ TEST_F(FaultTest, ADestinationThatAnswersWrongAfterAnOutageFailsAlone) {
 TEST_F(FaultTest, SourceRestartWhileWritersInsertMissesNothing) {
   auto sc = PgCluster::Start("source");
   ASSERT_TRUE(sc.ok());
-  const std::string src = NewDb(**sc, pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(**sc, pg::TableType::kSource);
+  const std::string d1 = NewSlateDatabase(shared(), pg::TableType::kDestination);
   const std::string config = WriteFile(
       shared().dir(), "config.json",
       ConfigJson((*sc)->Params(src), {shared().Params(d1)},
@@ -372,8 +367,8 @@ TEST_F(FaultTest, ThreeInstancesStartedTogetherElectExactlyOneActive) {
 // about a second (process death closes the sessions, and with them the locks). Times are
 // printed, not asserted (a shared machine); nothing may be lost or written twice.
 TEST_F(FaultTest, KillNineOfTheActiveHandsOverToTheStandby) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string d1 = NewSlateDatabase(shared(), pg::TableType::kDestination);
   const std::string config =
       WriteFile(shared().dir(), "config.json",
                 ConfigJson(shared().Params(src), {shared().Params(d1)}, kFast));
@@ -428,8 +423,8 @@ TEST_F(FaultTest, KillNineOfTheActiveHandsOverToTheStandby) {
 // it starts right after the destination's last row. So no duplicate, no gap, no split source
 // transaction, whatever the interleaving.
 TEST_F(FaultTest, TwoWritersAtOnceStillLeaveOneFaithfulCopy) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string d1 = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string d1 = NewSlateDatabase(shared(), pg::TableType::kDestination);
   FillSource(shared().ConnInfo(src), 1500, 1, 40);
   auto cfg = config::ParseConfig(
       ConfigJson(shared().Params(src), {shared().Params(d1)},
@@ -526,8 +521,8 @@ TEST_F(FaultTest, ChecksUnderConcurrentWritesRaiseNoFalseAlarm) {
 class ProxiedTest : public FaultTest {
  protected:
   void SetUp() override {
-    src_ = NewDb(shared(), pg::TableType::kSource);
-    dst_ = NewDb(shared(), pg::TableType::kDestination);
+    src_ = NewSlateDatabase(shared(), pg::TableType::kSource);
+    dst_ = NewSlateDatabase(shared(), pg::TableType::kDestination);
     auto sp = TcpProxy::Start(shared().port());
     auto dp = TcpProxy::Start(shared().port());
     ASSERT_TRUE(sp.ok() && dp.ok());
@@ -679,8 +674,8 @@ TEST_F(ProxiedTest, BlackholedConnectionsAreDetectedAndRecover) {
 }
 
 TEST_F(FaultTest, ARefusingDestinationReportsAndResumesWhenFixed) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string dst = NewSlateDatabase(shared(), pg::TableType::kDestination);
   const std::string config =
       WriteFile(shared().dir(), "config.json",
                 ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
@@ -721,8 +716,8 @@ TEST_F(FaultTest, ARefusingDestinationReportsAndResumesWhenFixed) {
 }
 
 TEST_F(FaultTest, NotificationStormsAndMalformedPayloads) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string dst = NewSlateDatabase(shared(), pg::TableType::kDestination);
   const std::string config =
       WriteFile(shared().dir(), "config.json",
                 ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
@@ -747,8 +742,8 @@ TEST_F(FaultTest, NotificationStormsAndMalformedPayloads) {
 }
 
 TEST_F(FaultTest, AHoleIsHeldReportedAndNeverSkipped) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string dst = NewSlateDatabase(shared(), pg::TableType::kDestination);
   const std::string config =
       WriteFile(shared().dir(), "config.json",
                 ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
@@ -779,8 +774,8 @@ TEST_F(FaultTest, AHoleIsHeldReportedAndNeverSkipped) {
 }
 
 TEST_F(FaultTest, ASecondInstanceWaitsAsAStandbyAndAnotherConfigIsRefused) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string dst = NewSlateDatabase(shared(), pg::TableType::kDestination);
   const std::string config =
       WriteFile(shared().dir(), "config.json",
                 ConfigJson(shared().Params(src), {shared().Params(dst)}, kFast));
@@ -819,8 +814,8 @@ TEST_F(FaultTest, ASecondInstanceWaitsAsAStandbyAndAnotherConfigIsRefused) {
 TEST_F(FaultTest, WrongPasswordsAreRefusedClearlyAndWriteNothing) {
   auto c = PgCluster::Start("auth", "right-pw");
   ASSERT_TRUE(c.ok()) << c.status();
-  const std::string src = NewDb(**c, pg::TableType::kSource);
-  const std::string dst = NewDb(**c, pg::TableType::kDestination);
+  const std::string src = NewSlateDatabase(**c, pg::TableType::kSource);
+  const std::string dst = NewSlateDatabase(**c, pg::TableType::kDestination);
   FillSource((*c)->ConnInfo(src), 5, 1, 3);
   for (bool wrong_source : {true, false}) {
     ConnParams s = (*c)->Params(src);
@@ -842,9 +837,9 @@ TEST_F(FaultTest, WrongPasswordsAreRefusedClearlyAndWriteNothing) {
 }
 
 TEST_F(FaultTest, BadInputGetsAClearErrorAndWritesNothing) {
-  const std::string src = NewDb(shared(), pg::TableType::kSource);
-  const std::string dst = NewDb(shared(), pg::TableType::kDestination);
-  const std::string other_src = NewDb(shared(), pg::TableType::kSource);
+  const std::string src = NewSlateDatabase(shared(), pg::TableType::kSource);
+  const std::string dst = NewSlateDatabase(shared(), pg::TableType::kDestination);
+  const std::string other_src = NewSlateDatabase(shared(), pg::TableType::kSource);
   FillSource(shared().ConnInfo(src), 5, 1, 3);
   FillSource(shared().ConnInfo(other_src), 5, 1, 3);
   const std::string before_src = Digest(shared().ConnInfo(src));
@@ -860,7 +855,7 @@ TEST_F(FaultTest, BadInputGetsAClearErrorAndWritesNothing) {
     c.replace(c.find(from), from.size(), to);
     return c;
   };
-  ConnParams ahead = shared().Params(NewDb(shared(), pg::TableType::kDestination));
+  ConnParams ahead = shared().Params(NewSlateDatabase(shared(), pg::TableType::kDestination));
   FillSource(shared().ConnInfo(other_src), 20, 1, 3);
   Exec(ahead.ToConnInfo(),
        "INSERT INTO events SELECT g, now(), '{}' FROM generate_series(1, 500) g");

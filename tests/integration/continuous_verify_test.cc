@@ -20,10 +20,8 @@ double Must(const absl::StatusOr<double>& v) { return v.ok() ? *v : -1; }
 class ContinuousVerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    src_ = UniqueName("src");
-    dst_ = UniqueName("dst");
-    ASSERT_TRUE(c().CreateSlateDatabase(src_, pg::TableType::kSource).ok());
-    ASSERT_TRUE(c().CreateSlateDatabase(dst_, pg::TableType::kDestination).ok());
+    src_ = NewSlateDatabase(c(), pg::TableType::kSource);
+    dst_ = NewSlateDatabase(c(), pg::TableType::kDestination);
     FillSource(Src(), 300, 1, 80);
     total_ = Count(Src());
     ConnParams d = c().Params(dst_);

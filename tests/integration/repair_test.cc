@@ -21,10 +21,8 @@ constexpr char kTruncatedRows[] =
 class RepairTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    src_ = UniqueName("src");
-    dst_ = UniqueName("dst");
-    ASSERT_TRUE(c().CreateSlateDatabase(src_, pg::TableType::kSource).ok());
-    ASSERT_TRUE(c().CreateSlateDatabase(dst_, pg::TableType::kDestination).ok());
+    src_ = NewSlateDatabase(c(), pg::TableType::kSource);
+    dst_ = NewSlateDatabase(c(), pg::TableType::kDestination);
     FillSource(c().ConnInfo(src_), 300, 1, 80);
     config_ = WriteFile(c().dir(), "config.json", ConfigJson(c().Params(src_), {c().Params(dst_)}));
     ASSERT_NO_FATAL_FAILURE(ReplicateOnce(config_, Src(), Dst()));
@@ -192,8 +190,7 @@ TEST_F(RepairTest, RefusesWithoutWritingWhenItCannotCoordinateOrTheInputIsWrong)
             std::string::npos)
       << out;
   // The wrong kind of database: the config's destination is a source.
-  const std::string other = UniqueName("src");
-  ASSERT_TRUE(c().CreateSlateDatabase(other, pg::TableType::kSource).ok());
+  const std::string other = NewSlateDatabase(c(), pg::TableType::kSource);
   const std::string wrong =
       WriteFile(c().dir(), "config.json", ConfigJson(c().Params(src_), {c().Params(other)}));
   const std::string other_name = absl::StrCat("127.0.0.1:", c().port(), "/", other);

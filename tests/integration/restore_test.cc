@@ -26,12 +26,9 @@ class Collector : public pqxx::notification_receiver {
 class RestoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    old_ = UniqueName("old");
-    backup_ = UniqueName("bak");
-    fresh_ = UniqueName("new");
-    ASSERT_TRUE(c().CreateSlateDatabase(old_, pg::TableType::kSource).ok());
-    ASSERT_TRUE(c().CreateSlateDatabase(backup_, pg::TableType::kDestination).ok());
-    ASSERT_TRUE(c().CreateSlateDatabase(fresh_, pg::TableType::kSource).ok());
+    old_ = NewSlateDatabase(c(), pg::TableType::kSource);
+    backup_ = NewSlateDatabase(c(), pg::TableType::kDestination);
+    fresh_ = NewSlateDatabase(c(), pg::TableType::kSource);
     FillSource(c().ConnInfo(old_), 300, 1, 80);
     const std::string make =
         WriteFile(c().dir(), "config.json", ConfigJson(c().Params(old_), {c().Params(backup_)}));
@@ -118,16 +115,14 @@ TEST_F(RestoreTest, RefusesWrongTargetsAndBackupsWithoutWriting) {
   EXPECT_NE(out.find("already has 1 events: restore only into an empty"), std::string::npos) << out;
   EXPECT_EQ(Count(Fresh()), 1);
   // A target that is not a source.
-  const std::string dest_db = UniqueName("dst");
-  ASSERT_TRUE(c().CreateSlateDatabase(dest_db, pg::TableType::kDestination).ok());
+  const std::string dest_db = NewSlateDatabase(c(), pg::TableType::kDestination);
   const std::string not_source =
       WriteFile(c().dir(), "config.json", ConfigJson(c().Params(dest_db), {c().Params(backup_)}));
   EXPECT_EQ(Restore({"--from", backup_name()}, &out, not_source), 1) << out;
   EXPECT_NE(out.find("it is not a slate source"), std::string::npos) << out;
   EXPECT_EQ(Count(c().ConnInfo(dest_db)), 0);
   // A backup with a hole.
-  const std::string empty_db = UniqueName("new");
-  ASSERT_TRUE(c().CreateSlateDatabase(empty_db, pg::TableType::kSource).ok());
+  const std::string empty_db = NewSlateDatabase(c(), pg::TableType::kSource);
   const std::string to_empty =
       WriteFile(c().dir(), "config.json", ConfigJson(c().Params(empty_db), {c().Params(backup_)}));
   Exec(Backup(), "DELETE FROM events WHERE id = 17");

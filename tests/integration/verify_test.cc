@@ -15,10 +15,8 @@ namespace {
 class VerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    src_ = UniqueName("src");
-    dst_ = UniqueName("dst");
-    ASSERT_TRUE(c().CreateSlateDatabase(src_, pg::TableType::kSource).ok());
-    ASSERT_TRUE(c().CreateSlateDatabase(dst_, pg::TableType::kDestination).ok());
+    src_ = NewSlateDatabase(c(), pg::TableType::kSource);
+    dst_ = NewSlateDatabase(c(), pg::TableType::kDestination);
     FillSource(c().ConnInfo(src_), 400, 1, 50);
     config_ = WriteFile(c().dir(), "config.json", ConfigJson(c().Params(src_), {c().Params(dst_)}));
     // A real replica, made by the replicator.

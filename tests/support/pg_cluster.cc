@@ -261,6 +261,13 @@ std::string UniqueName(const std::string& prefix) {
   return absl::StrCat(prefix, "_", getpid(), "_", ++counter);
 }
 
+std::string NewSlateDatabase(PgCluster& c, pg::TableType type) {
+  const std::string name = UniqueName(type == pg::TableType::kSource ? "src" : "dst");
+  const absl::Status created = c.CreateSlateDatabase(name, type);
+  EXPECT_TRUE(created.ok()) << created;
+  return name;
+}
+
 namespace {
 
 PgCluster* g_shared = nullptr;

@@ -78,6 +78,10 @@ absl::StatusOr<int> FreeLoopbackPort();
 // A name unique within this test run, for databases: prefix_<pid>_<n>.
 std::string UniqueName(const std::string& prefix);
 
+// A new slate database of `type` on `c` (made by init-db's code), named "src_..." or "dst_...";
+// its name. A failure to create it fails the test.
+std::string NewSlateDatabase(PgCluster& c, pg::TableType type);
+
 // The cluster every integration test shares (started by PgEnvironment). Tests that stop or
 // restart a server start their own PgCluster instead.
 PgCluster& SharedCluster();
