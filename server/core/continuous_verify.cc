@@ -71,7 +71,6 @@ void ContinuousVerifier::Failed(const absl::Status& status) {
 
 void ContinuousVerifier::StartPass(absl::Time now) {
   cursor_ = 0;
-  pass_clean_ = true;
   pass_ended_ = false;
   pass_started_ = now;
   pass_differences_ = Differences();
@@ -79,7 +78,6 @@ void ContinuousVerifier::StartPass(absl::Time now) {
 
 void ContinuousVerifier::EndPass(absl::Time now) {
   pass_ended_ = true;
-  pass_ended_at_ = now;
   last_full_pass_ = now;
   ++passes_;
   const bool was_diverged = last_pass_.total() > 0;
@@ -92,7 +90,7 @@ void ContinuousVerifier::EndPass(absl::Time now) {
               {"verified_position", cursor_},
               {"seconds", absl::ToDoubleSeconds(now - pass_started_)},
               {"differing_rows", pass_differences_.total()}});
-  if (was_diverged && pass_clean_) {
+  if (was_diverged && last_pass_.total() == 0) {
     log::Info(*log::Get("verify"), "destination equals the source again",
               {{"destination", name_}, {"verified_position", cursor_}});
   }
@@ -121,7 +119,6 @@ bool ContinuousVerifier::Step(int64_t to) {
     }
     if (found.total() > 0) {
       const bool first = pass_differences_.total() == 0 && last_pass_.total() == 0;
-      pass_clean_ = false;
       pass_differences_.Merge(found);
       if (first) {
         log::Warn(*log::Get("verify"), "destination diverged from the source",
@@ -186,7 +183,7 @@ void ContinuousVerifier::Run() {
         next_pass = pass_started_ + options_.verify_full_pass_every;
       }
       if (last_pass_.total() > 0 && pass_ended_) {
-        next_pass = std::min(next_pass, pass_ended_at_ + options_.poll_interval);
+        next_pass = std::min(next_pass, last_full_pass_ + options_.poll_interval);
       }
       if (pass_ended_ && now >= next_pass) {
         StartPass(now);

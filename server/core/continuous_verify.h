@@ -74,11 +74,9 @@ class ContinuousVerifier {
 
   // The verifier's own state (its thread only).
   int64_t cursor_ = 0;  // ids 1..cursor_ compared in this pass
-  bool pass_clean_ = true;
   bool pass_ended_ = false;
   absl::Time pass_started_;
-  absl::Time pass_ended_at_ = absl::InfinitePast();
-  absl::Time last_full_pass_ = absl::InfinitePast();
+  absl::Time last_full_pass_ = absl::InfinitePast();  // when the last pass from id 1 ended
   int64_t passes_ = 0;
   Differences pass_differences_;  // found in this pass
   Differences last_pass_;         // found by the last pass that ended
