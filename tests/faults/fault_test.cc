@@ -36,11 +36,11 @@ constexpr char kFast[] =
     "\"maxRetryDelay\": 500, \"stallTimeout\": 2000, \"connectTimeout\": 2000, "
     "\"pollInterval\": 500";
 
-// Everything the suite checks at the end of a case.
-// `source_conninfo`: see ExpectWholeTransactions; needed wherever client-side writers run (two of
-// their transactions may start in the same microsecond and so share a ts).
-void ExpectVerified(const std::string& config, const std::vector<std::string>& dest_conninfos,
-                    const std::string& source_conninfo = "") {
+// Everything the suite checks at the end of a case. Split transactions are judged against the
+// source (ExpectWholeTransactions): two of its transactions may share a ts (client-side writers
+// starting in the same microsecond), and that is no split.
+void ExpectVerified(const std::string& config, const std::string& source_conninfo,
+                    const std::vector<std::string>& dest_conninfos) {
   std::string out;
   EXPECT_EQ(RunSlatectl({"verify", "-c", config}, &out), 0) << out;
   for (const std::string& d : dest_conninfos) {
@@ -108,7 +108,7 @@ TEST_F(FaultTest, KillNineAtRandomMomentsDuringA200kCatchUp) {
   ASSERT_TRUE(r.ok());
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)}))
       << (*r)->Log();
-  ExpectVerified(config, {shared().ConnInfo(d1), shared().ConnInfo(d2)});
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)});
 }
 
 TEST_F(FaultTest, DestinationServersCrashAndRestartMidStream) {
@@ -134,7 +134,7 @@ TEST_F(FaultTest, DestinationServersCrashAndRestartMidStream) {
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {(*c1)->ConnInfo(d1), (*c2)->ConnInfo(d2)}))
       << (*r)->Log();
   EXPECT_EQ(kill((*r)->pid(), 0), 0) << "the replicator recovered without a restart";
-  ExpectVerified(config, {(*c1)->ConnInfo(d1), (*c2)->ConnInfo(d2)});
+  ExpectVerified(config, shared().ConnInfo(src), {(*c1)->ConnInfo(d1), (*c2)->ConnInfo(d2)});
 }
 
 // Start-up waits out outages: a database that does not answer never ends the process.
@@ -164,7 +164,7 @@ TEST_F(FaultTest, StartsWhileTheSourceIsDownAndCopiesOnceItAnswers) {
   ASSERT_TRUE((*sc)->Restart().ok());
   ASSERT_TRUE(CaughtUp((*sc)->ConnInfo(src), {shared().ConnInfo(d1)})) << (*r)->Log();
   EXPECT_NE((*r)->Log().find("start-up checks passed"), std::string::npos);
-  ExpectVerified(config, {shared().ConnInfo(d1)});
+  ExpectVerified(config, (*sc)->ConnInfo(src), {shared().ConnInfo(d1)});
 }
 
 // A source and destination d1 on the shared cluster, a second destination d2 (made as `d2_type`)
@@ -217,7 +217,7 @@ TEST_F(FaultTest, ADestinationDownAtStartDoesNotHoldBackTheOthers) {
   ASSERT_TRUE(s.second().Restart().ok());
   const std::vector<std::string> both = {shared().ConnInfo(s.d1), s.second().ConnInfo(s.d2)};
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(s.src), both)) << r.Log();
-  ExpectVerified(s.config, both);
+  ExpectVerified(s.config, shared().ConnInfo(s.src), both);
 }
 
 TEST_F(FaultTest, ADestinationThatAnswersWrongAfterAnOutageFailsAlone) {
@@ -273,7 +273,7 @@ TEST_F(FaultTest, SourceRestartWhileWritersInsertMissesNothing) {
     ++listens;
   }
   EXPECT_GE(listens, 2u);
-  ExpectVerified(config, {shared().ConnInfo(d1)}, (*sc)->ConnInfo(src));
+  ExpectVerified(config, (*sc)->ConnInfo(src), {shared().ConnInfo(d1)});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,7 +360,7 @@ TEST_F(FaultTest, ThreeInstancesStartedTogetherElectExactlyOneActive) {
   auto last = ReplicatorProcess::Start(config);
   ASSERT_TRUE(last.ok());
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)}));
-  ExpectVerified(config, {shared().ConnInfo(d1), shared().ConnInfo(d2)});
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)});
 }
 
 // kill -9 of the active, under live load and during catch-ups: the standby is copying within
@@ -414,7 +414,7 @@ TEST_F(FaultTest, KillNineOfTheActiveHandsOverToTheStandby) {
              catch_up_ms);
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1)})) << active->Log();
   // The writer (client-side) and the backlog fills (server-side) run at once here.
-  ExpectVerified(config, {shared().ConnInfo(d1)}, shared().ConnInfo(src));
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(d1)});
 }
 
 // If two writers ever believe they are active (here forced: two engines without writer locks,
@@ -465,7 +465,7 @@ TEST_F(FaultTest, TwoWritersAtOnceStillLeaveOneFaithfulCopy) {
   EXPECT_EQ(QueryInt(shared().ConnInfo(d1), "SELECT count(*) - max(id) FROM events"), 0) << "a gap";
   const std::string config = WriteFile(shared().dir(), "config.json",
                                        ConfigJson(shared().Params(src), {shared().Params(d1)}));
-  ExpectVerified(config, {shared().ConnInfo(d1)}, shared().ConnInfo(src));
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(d1)});
 }
 
 // Every comparison between a destination and the source is made so that appends to the source
@@ -514,8 +514,7 @@ TEST_F(FaultTest, ChecksUnderConcurrentWritesRaiseNoFalseAlarm) {
   auto last = ReplicatorProcess::Start(config);
   ASSERT_TRUE(last.ok());
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)}));
-  // Client-side writers: two source transactions may share a ts, so compare with the source.
-  ExpectVerified(config, {shared().ConnInfo(d1), shared().ConnInfo(d2)}, shared().ConnInfo(src));
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(d1), shared().ConnInfo(d2)});
 }
 
 class ProxiedTest : public FaultTest {
@@ -633,7 +632,7 @@ TEST_F(ProxiedTest, ABlackholedActiveIsReplacedByTheStandby) {
   auto last = ReplicatorProcess::Start(direct_group_);
   ASSERT_TRUE(last.ok());
   ASSERT_TRUE(CaughtUp(Src(), {Dst()}));
-  ExpectVerified(direct_config_, {Dst()});
+  ExpectVerified(direct_config_, Src(), {Dst()});
 }
 
 TEST_F(ProxiedTest, CutConnectionsRecoverAfterBackoffWithoutARestart) {
@@ -649,7 +648,7 @@ TEST_F(ProxiedTest, CutConnectionsRecoverAfterBackoffWithoutARestart) {
   ASSERT_TRUE(CaughtUp(Src(), {Dst()})) << (*r)->Log();
   EXPECT_EQ(kill((*r)->pid(), 0), 0);
   EXPECT_GE(source_proxy_->connections_accepted(), 4);  // reader and listener reconnected
-  ExpectVerified(direct_config_, {Dst()});
+  ExpectVerified(direct_config_, Src(), {Dst()});
 }
 
 TEST_F(ProxiedTest, BlackholedConnectionsAreDetectedAndRecover) {
@@ -670,7 +669,7 @@ TEST_F(ProxiedTest, BlackholedConnectionsAreDetectedAndRecover) {
   source_proxy_->Blackhole(false);
   ASSERT_TRUE(CaughtUp(Src(), {Dst()})) << (*r)->Log();
   EXPECT_EQ(kill((*r)->pid(), 0), 0);
-  ExpectVerified(direct_config_, {Dst()});
+  ExpectVerified(direct_config_, Src(), {Dst()});
 }
 
 TEST_F(FaultTest, ARefusingDestinationReportsAndResumesWhenFixed) {
@@ -712,7 +711,7 @@ TEST_F(FaultTest, ARefusingDestinationReportsAndResumesWhenFixed) {
   ASSERT_TRUE(status_says("destination refuses writes for now")) << out;
   Exec(shared().ConnInfo(dst), "DROP TRIGGER refuse ON events");
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)})) << (*r)->Log();
-  ExpectVerified(config, {shared().ConnInfo(dst)});
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(dst)});
 }
 
 TEST_F(FaultTest, NotificationStormsAndMalformedPayloads) {
@@ -738,7 +737,7 @@ TEST_F(FaultTest, NotificationStormsAndMalformedPayloads) {
   // once per transaction.
   EXPECT_EQ(JsonField(out, "malformed_notifications_total", 0), 6667) << out;
   EXPECT_EQ(kill((*r)->pid(), 0), 0);
-  ExpectVerified(config, {shared().ConnInfo(dst)});
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(dst)});
 }
 
 TEST_F(FaultTest, AHoleIsHeldReportedAndNeverSkipped) {
@@ -770,7 +769,7 @@ TEST_F(FaultTest, AHoleIsHeldReportedAndNeverSkipped) {
   Exec(shared().ConnInfo(src),
        absl::StrCat("INSERT INTO events VALUES (", max + 1, ", now(), '{}')"));
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)}));
-  ExpectVerified(config, {shared().ConnInfo(dst)});
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(dst)});
 }
 
 TEST_F(FaultTest, ASecondInstanceWaitsAsAStandbyAndAnotherConfigIsRefused) {
@@ -808,7 +807,7 @@ TEST_F(FaultTest, ASecondInstanceWaitsAsAStandbyAndAnotherConfigIsRefused) {
   EXPECT_NE(out.find("not one of this config"), std::string::npos) << out;
   ASSERT_TRUE(CaughtUp(shared().ConnInfo(src), {shared().ConnInfo(dst)}));
   EXPECT_EQ(Takeovers(**second), 0u);
-  ExpectVerified(config, {shared().ConnInfo(dst)});
+  ExpectVerified(config, shared().ConnInfo(src), {shared().ConnInfo(dst)});
 }
 
 TEST_F(FaultTest, WrongPasswordsAreRefusedClearlyAndWriteNothing) {
