@@ -136,10 +136,13 @@ class MapRewriter : public TsRewriter {
  public:
   explicit MapRewriter(MapTarget& target) : target_(target) {}
   std::vector<size_t> transaction_sizes;
+  std::vector<std::vector<int64_t>> transaction_ts;  // each transaction's source ts, per row
   std::function<void()> before_each;
   absl::StatusOr<int64_t> RewriteTs(const std::vector<TsFix>& fixes) override {
     if (before_each) before_each();
     transaction_sizes.push_back(fixes.size());
+    transaction_ts.emplace_back();
+    for (const TsFix& f : fixes) transaction_ts.back().push_back(f.source_ts_micros);
     int64_t n = 0;
     for (const TsFix& f : fixes) {
       auto it = target_.rows.find(f.id);
@@ -206,30 +209,14 @@ TEST_F(RepairTest, NoSourceTransactionIsMendedInTwoTransactions) {
   dst.rows = src.rows;
   for (auto& [id, row] : dst.rows) row.ts_micros = TruncateToMillis(row.ts_micros);
   MapRewriter writer(dst);
-  std::vector<std::vector<int64_t>> written;
   RepairOptions o = Options();
   o.max_rows_per_transaction = 10;
-  class Recording : public TsRewriter {
-   public:
-    Recording(MapRewriter& inner, std::vector<std::vector<int64_t>>& out)
-        : inner_(inner), out_(out) {}
-    absl::StatusOr<int64_t> RewriteTs(const std::vector<TsFix>& fixes) override {
-      std::vector<int64_t> ts;
-      for (const TsFix& f : fixes) ts.push_back(f.source_ts_micros);
-      out_.push_back(ts);
-      return inner_.RewriteTs(fixes);
-    }
-
-   private:
-    MapRewriter& inner_;
-    std::vector<std::vector<int64_t>>& out_;
-  } recording(writer, written);
-  auto r = RepairTruncatedTs(src, dst, recording, o, nullptr, nullptr);
+  auto r = RepairTruncatedTs(src, dst, writer, o, nullptr, nullptr);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->repaired, 25000);
   std::map<int64_t, int> transactions_of_ts;
   int big = 0;
-  for (const std::vector<int64_t>& tx : written) {
+  for (const std::vector<int64_t>& tx : writer.transaction_ts) {
     if (tx.size() == 31) {
       ++big;  // the one source transaction larger than the limit, alone
       EXPECT_EQ(std::set<int64_t>(tx.begin(), tx.end()).size(), 1u);
