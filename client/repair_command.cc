@@ -8,7 +8,6 @@
 #include <cmath>
 #include <csignal>
 #include <iostream>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -82,15 +81,19 @@ class Coordination {
                                                         s.error_message()));
     }
     resume_ = response.changed() || ours_before;
-    // Paused once its open batch committed: wait for the state to say so.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (GetStatus(&status).ok()) {
-        d = Find(status);
-        if (d != nullptr && d->state() == v1::DestinationStatus::STATE_PAUSED) return true;
+    // Paused once its open batch committed: follow the status stream until the state says so.
+    auto watch = conn_.Context(/*with_deadline=*/false);
+    watch->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto reader = stub_->WatchStatus(watch.get(), v1::WatchStatusRequest());
+    while (reader->Read(&status)) {
+      d = Find(status);
+      if (d != nullptr && d->state() == v1::DestinationStatus::STATE_PAUSED) {
+        watch->TryCancel();
+        (void)reader->Finish();
+        return true;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    (void)reader->Finish();
     return absl::DeadlineExceededError(absl::StrCat(
         name_, " did not reach the paused state within 60 s (it may be down or retrying)"));
   }
