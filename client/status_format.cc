@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace slate::ctl {
 namespace {
@@ -125,6 +126,18 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
       }
       absl::StrAppend(&out, Pad("", name_width + 2), Bar(fraction, 30),
                       absl::StrFormat(" %5.1f%%  ", fraction * 100), eta, "\n");
+    }
+    if (d.phase() == "bulk_loading") {
+      absl::StrAppend(&out, Pad("", name_width + 2), "bulk loading: ", d.indexes_total(),
+                      d.indexes_total() == 1 ? " index" : " indexes",
+                      " set aside, built after the backlog\n");
+    } else if (d.phase() == "building_indexes" && d.indexes_total() > 0) {
+      const double fraction =
+          static_cast<double>(d.indexes_built()) / static_cast<double>(d.indexes_total());
+      absl::StrAppend(&out, Pad("", name_width + 2), Bar(fraction, 30), "  building indexes ",
+                      d.indexes_built(), "/", d.indexes_total(), " built",
+                      d.indexes_building().empty() ? "" : ", now: ",
+                      absl::StrJoin(d.indexes_building(), ", "), "\n");
     }
     if (d.state() == v1::DestinationStatus::STATE_RETRYING ||
         (d.state() == v1::DestinationStatus::STATE_CONNECTING && d.retries() > 0)) {

@@ -160,6 +160,12 @@ core::DestinationSetup BuildDestination(const config::Config& config, size_t ind
   for (int helper = 1; helper < options.parallel_writes; ++helper) {
     s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
   }
+  pg::IndexOptions index_options;
+  index_options.memory_mb = options.index_build_memory_mb;
+  index_options.group_key = group_key;
+  s.indexes = [dest, what, index_options] {
+    return pg::NewDestinationIndexes(dest, what, index_options);
+  };
   if (options.verify_ids_per_second > 0) {
     s.verify_source = [source, source_what] {
       return pg::NewVerifyTarget(source, source_what, /*ts_millis=*/false);

@@ -238,7 +238,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
             {"maxEventsPerWrite", "connectTimeout", "eventSource", "replicationDestinations",
              "pollInterval", "maxRetryDelay", "skipHolesAfter", "heartbeatTimeout", "stallTimeout",
              "parallelWrites", "synchronousCommit", "instanceGroup", "verifyIdsPerSecond",
-             "verifyPassInterval"},
+             "verifyPassInterval", "bulkLoadThreshold", "indexBuildSessions", "indexBuildMemoryMB"},
             errors);
 
   core::EngineOptions& engine = config.engine;
@@ -284,6 +284,15 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
   if (auto ms =
           GetInt(root, "verifyPassInterval", "", 0, 86400000 * 365LL, "milliseconds", errors)) {
     engine.verify_full_pass_every = absl::Milliseconds(*ms);
+  }
+  if (auto n = GetInt(root, "bulkLoadThreshold", "", 0, int64_t{1} << 50, "events", errors)) {
+    engine.bulk_load_threshold = *n;
+  }
+  if (auto n = GetInt(root, "indexBuildSessions", "", 1, 16, "sessions", errors)) {
+    engine.index_build_sessions = static_cast<int>(*n);
+  }
+  if (auto n = GetInt(root, "indexBuildMemoryMB", "", 1, 1 << 20, "megabytes", errors)) {
+    engine.index_build_memory_mb = *n;
   }
   if (auto group = GetString(root, "instanceGroup", "", false, errors)) {
     if (absl::StripAsciiWhitespace(*group).empty()) {
@@ -402,6 +411,12 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
                    engine.verify_full_pass_every == absl::ZeroDuration()
                        ? std::string("0 (one pass from id 1 at start, then new rows only)")
                        : absl::FormatDuration(engine.verify_full_pass_every));
+  out.emplace_back("bulkLoadThreshold", engine.bulk_load_threshold == 0
+                                            ? std::string("0 (bulk load off)")
+                                            : absl::StrCat(engine.bulk_load_threshold,
+                                                           " events into an empty destination"));
+  out.emplace_back("indexBuildSessions", absl::StrCat(engine.index_build_sessions));
+  out.emplace_back("indexBuildMemoryMB", absl::StrCat(engine.index_build_memory_mb, " MB"));
   out.emplace_back("instanceGroup", config.instance_group.empty()
                                         ? std::string("(from the source and destinations)")
                                         : config.instance_group);

@@ -20,7 +20,8 @@ DestinationLoop::DestinationLoop(const EngineOptions& options, DestinationSetup&
       clock_(signals.clock()),
       report_(report),
       activity_(activity),
-      backoff_(options.initial_retry_delay, options.max_retry_delay) {
+      backoff_(options.initial_retry_delay, options.max_retry_delay),
+      bulk_(options, setup.indexes, signals, lane, report) {
   sinks_.push_back(setup_.sink.get());
   for (auto& helper : setup_.helpers) sinks_.push_back(helper.get());
 }
@@ -61,6 +62,17 @@ void DestinationLoop::Run() {
     if (pass->end == PassEnd::kStopped) break;
     backoff_.Reset();
     if (pass->end == PassEnd::kPaused) continue;
+    if (bulk_.loading()) {
+      StartCatchingUp(clock_.Now());  // shown as catching up until the tail is copied too
+      absl::StatusOr<bool> built = bulk_.BuildAll(position_);
+      if (!built.ok()) {
+        HandleError(built.status());
+        if (failed_) return;
+        continue;
+      }
+      if (!*built) break;  // stopping
+      continue;            // the tail, copied with the indexes in place
+    }
     report_.Heartbeat(clock_.Now());
     absl::Duration wait = options_.poll_interval;
     if (AfterPass(*pass, &wait)) continue;  // the next pass at once
@@ -185,6 +197,10 @@ bool DestinationLoop::Connect() {
     HandleError(same);
     return false;
   }
+  if (absl::Status bulk = bulk_.Resume(); !bulk.ok()) {
+    HandleError(bulk);
+    return false;
+  }
   connected_ = true;
   ever_connected_ = true;
   head_known_ = false;
@@ -251,6 +267,9 @@ absl::StatusOr<PassResult> DestinationLoop::Pass() {
     }
     if (head->max_id - position_ > options_.max_events_per_write) StartCatchingUp(pass_start_);
   }
+  if (absl::Status bulk = bulk_.MaybeBegin(position_, head_max - position_); !bulk.ok()) {
+    return bulk;
+  }
   PassOptions options;
   options.max_events_per_write = options_.max_events_per_write;
   options.up_to_id = hole_.bounded_up_to;
@@ -269,7 +288,9 @@ absl::StatusOr<PassResult> DestinationLoop::Pass() {
       // Read to the end of the source's snapshot: its last row was the head.
       signals_.NoteSourceHead(position_, EventTime(result->position_ts));
     }
-    if (auto done = catch_up_.Finish(clock_.Now(), events_copied_)) {
+    // A bulk load's catch-up ends after its index builds, with the tail.
+    auto done = bulk_.loading() ? std::nullopt : catch_up_.Finish(clock_.Now(), events_copied_);
+    if (done) {
       log::Info(report_.log(), "caught up",
                 {{"destination", report_.name()},
                  {"position", position_},

@@ -13,6 +13,10 @@
 // stops it like an engine stop. Every position it commits (and the one it reads at connect) is
 // reported to the PositionWaiters, after the commit.
 //
+// Bulk load (bulk_load.h): an empty destination with a large backlog is copied with its secondary
+// indexes set aside; once a pass has copied what the source had, the loop builds them (holding
+// its writes meanwhile) and goes on copying the tail with them in place.
+//
 // Errors: DataLoss (an invariant broken) and InvalidArgument (a failed start-up check) fail this
 // destination for good (the others go on); anything else disconnects, waits on the capped backoff
 // and reconnects, re-reading the position. Until its first connect succeeds, the destination
@@ -30,6 +34,7 @@
 #include "absl/status/statusor.h"
 
 #include "server/core/backoff.h"
+#include "server/core/bulk_load.h"
 #include "server/core/catch_up.h"
 #include "server/core/copy_pass.h"
 #include "server/core/destination_report.h"
@@ -59,6 +64,9 @@ struct DestinationSetup {
   // destination; empty: not verified continuously.
   VerifyTargetFactory verify_source;
   VerifyTargetFactory verify_destination;
+  // Sessions that set this destination's secondary indexes aside for a bulk load and build them
+  // again (bulk_load.h); empty: never in bulk.
+  DestinationIndexesFactory indexes;
 };
 
 class DestinationLoop : private PassObserver {
@@ -114,6 +122,7 @@ class DestinationLoop : private PassObserver {
   int64_t events_copied_ = 0;
   HoleState hole_;
   CatchUpTracker catch_up_;
+  BulkLoad bulk_;
   // The pass being run.
   absl::Time pass_start_;
   int batches_this_pass_ = 0;

@@ -117,4 +117,21 @@ DestinationStatus DestinationReport::Snapshot(absl::Time now) const {
   return board_.Destination(key_, now);
 }
 
+void DestinationReport::Phase(const BulkPhase& phase) {
+  std::string old;
+  board_.UpdateDestination(key_, [&](DestinationStatus& d) {
+    old = d.phase;
+    d.phase = phase.phase;
+    d.indexes_building = phase.building;
+    d.indexes_built = phase.built;
+    d.indexes_total = phase.total;
+  });
+  if (old != phase.phase) {
+    log::Info(*log_, "destination phase",
+              {{"destination", name_},
+               {"from", old.empty() ? std::string("none") : old},
+               {"to", phase.phase.empty() ? std::string("none") : phase.phase}});
+  }
+}
+
 }  // namespace slate::core

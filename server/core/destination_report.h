@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -20,6 +21,14 @@
 #include "server/core/status_board.h"
 
 namespace slate::core {
+
+// A bulk load's phase, as DestinationStatus shows it (bulk_load.h); empty phase: none.
+struct BulkPhase {
+  std::string phase;
+  std::vector<std::string> building;
+  int64_t built = 0;
+  int64_t total = 0;
+};
 
 class DestinationReport {
  public:
@@ -54,6 +63,8 @@ class DestinationReport {
   // pause fields of the status are the engine's (Engine::ShowPause).
   void Paused(const LaneControl& control, int64_t position);
   void Resumed(int64_t position);
+  // A bulk load's phase (logged when it changes).
+  void Phase(const BulkPhase& phase);
   // The destination's own row of the board, with lag and rate (for progress lines).
   DestinationStatus Snapshot(absl::Time now) const;
 

@@ -16,6 +16,7 @@
 //                      such as a wrong password or a missing schema: the destination stops.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -120,6 +121,30 @@ class EventSink {
   virtual void AbortBatch() = 0;
 };
 
+// A destination's secondary indexes, set aside for a bulk load and built again afterwards
+// (bulk_load.h). The record of what was set aside lives in the destination itself, written in the
+// same transaction as the drop, so any instance, after any crash, finds and finishes the job.
+// One session each; a bulk load uses several to build in parallel.
+class DestinationIndexes {
+ public:
+  virtual ~DestinationIndexes() = default;
+  virtual absl::Status Connect() = 0;
+  virtual void Close() = 0;
+  virtual void Interrupt() = 0;  // thread-safe; see above
+  // The indexes set aside and not built yet, by name, in the order they are to be built; empty
+  // when none are (the record, if an empty one is left, is removed).
+  virtual absl::StatusOr<std::vector<std::string>> Pending() = 0;
+  // In one transaction: records the definition of every secondary index of events (every index
+  // that does not back a constraint: the primary key stays) and drops them. Returns their names
+  // (empty: there were none). PermissionDenied, with nothing changed, when this user may not
+  // (not the owner of events, or no CREATE on its schema).
+  virtual absl::StatusOr<std::vector<std::string>> SetAside() = 0;
+  // In one transaction: builds the pending index `name` from its recorded definition and strikes
+  // it from the record, so a crash leaves it either built and struck or neither. An index of
+  // that name already there (built by hand) is only struck.
+  virtual absl::Status Build(const std::string& name) = 0;
+};
+
 // The source's notification channel (LISTEN eventsinsert).
 class WakeupSource {
  public:
@@ -152,5 +177,8 @@ class LeaderLock {
   // 10.0.0.5"), empty when nobody does.
   virtual absl::StatusOr<std::string> Holder() = 0;
 };
+
+// Opens a new, unconnected DestinationIndexes on one destination.
+using DestinationIndexesFactory = std::function<std::unique_ptr<DestinationIndexes>()>;
 
 }  // namespace slate::core

@@ -40,6 +40,13 @@ struct EngineOptions {
   // last one began (zero: only new rows are verified after the first pass).
   int64_t verify_ids_per_second = 5000;
   absl::Duration verify_full_pass_every = absl::Hours(24);
+  // Bulk bootstrap (bulk_load.h): an empty destination with at least this many events to copy is
+  // loaded without its secondary indexes, which are then built in `index_build_sessions`
+  // parallel sessions with maintenance_work_mem = `index_build_memory_mb` each (0: never; a bulk
+  // load an earlier run left unfinished is finished regardless).
+  int64_t bulk_load_threshold = 100000;
+  int index_build_sessions = 2;
+  int64_t index_build_memory_mb = 256;
 };
 
 // Brings values into the ranges the engine relies on; returns one note per change, for the

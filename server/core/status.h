@@ -83,6 +83,13 @@ struct DestinationStatus {
   std::string diverged_class;
   int64_t differing_rows = 0;
   std::string verify_error;
+  // Bulk bootstrap (bulk_load.h): "" (none), "bulk_loading" (copying while its secondary indexes
+  // are set aside) or "building_indexes"; the indexes being built now; of those set aside, how
+  // many are built and how many in all.
+  std::string phase;
+  std::vector<std::string> indexes_building;
+  int64_t indexes_built = 0;
+  int64_t indexes_total = 0;
 };
 
 struct SourceStatus {

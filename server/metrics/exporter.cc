@@ -134,6 +134,9 @@ std::vector<MetricFamily> Render(const core::ServerInfo& info, const core::Engin
     f.Add("destination_paused_since_timestamp_seconds",
           "Unix time the destination was paused; 0 while not paused.", G,
           d.paused ? Seconds(d.paused_since) : 0, {dest});
+    f.Add("destination_indexes_set_aside",
+          "Bulk load: secondary indexes set aside and not built yet; 0 when none.", G,
+          static_cast<double>(d.indexes_total - d.indexes_built), {dest});
     if (d.verify_enabled) {
       f.Add("destination_verified_position",
             "Continuous verification: ids 1..this compared with the source in the current pass.", G,

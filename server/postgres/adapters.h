@@ -47,6 +47,14 @@ struct SinkOptions {
 };
 std::unique_ptr<core::EventSink> NewEventSink(const ConnParams& params, const std::string& what,
                                               const SinkOptions& options = {});
+// A destination's secondary indexes for a bulk load (destination_indexes.cc).
+struct IndexOptions {
+  int64_t memory_mb = 256;  // the session's maintenance_work_mem while building
+  int group_key = 0;        // as SinkOptions::group_key: a new active fences the session
+};
+std::unique_ptr<core::DestinationIndexes> NewDestinationIndexes(const ConnParams& params,
+                                                                const std::string& what,
+                                                                const IndexOptions& options);
 std::unique_ptr<core::WakeupSource> NewWakeupSource(const ConnParams& params,
                                                     const std::string& what);
 

@@ -1,5 +1,7 @@
 #include "tests/support/fakes.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace slate::testing {
@@ -252,6 +254,130 @@ absl::StatusOr<std::vector<std::string>> FakeWakeups::Wait(absl::Duration timeou
   std::vector<std::string> out = std::move(queue_.front());
   queue_.pop_front();
   return out;
+}
+
+std::map<std::string, std::string> FakeIndexDb::Indexes() const {
+  absl::MutexLock lock(&mu_);
+  return indexes_;
+}
+
+std::vector<std::string> FakeIndexDb::Record() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> names;
+  if (record_) {
+    for (const auto& entry : *record_) names.push_back(entry.first);
+  }
+  return names;
+}
+
+bool FakeIndexDb::has_record() const {
+  absl::MutexLock lock(&mu_);
+  return record_.has_value();
+}
+
+std::vector<int64_t> FakeIndexDb::set_aside_at() const {
+  absl::MutexLock lock(&mu_);
+  return set_aside_at_;
+}
+
+std::map<std::string, int64_t> FakeIndexDb::built_at() const {
+  absl::MutexLock lock(&mu_);
+  return built_at_;
+}
+
+int FakeIndexDb::max_concurrent_builds() const {
+  absl::MutexLock lock(&mu_);
+  return max_concurrent_;
+}
+
+void FakeIndexDb::SetRecord(std::vector<std::string> pending) {
+  absl::MutexLock lock(&mu_);
+  record_.emplace();
+  for (const std::string& name : pending) {
+    record_->emplace_back(name, indexes_.at(name));
+    indexes_.erase(name);
+  }
+}
+
+void FakeIndexDb::DenyPermission() {
+  absl::MutexLock lock(&mu_);
+  deny_ = true;
+}
+
+void FakeIndexDb::FailNextBuild(absl::Status s) {
+  absl::MutexLock lock(&mu_);
+  build_faults_.push_back(std::move(s));
+}
+
+void FakeIndexDb::HoldBuilds() {
+  absl::MutexLock lock(&mu_);
+  hold_ = true;
+}
+
+void FakeIndexDb::Release() {
+  absl::MutexLock lock(&mu_);
+  hold_ = false;
+}
+
+bool FakeIndexDb::AwaitBuilding(int n, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return building_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+}
+
+void FakeDestinationIndexes::Interrupt() {
+  absl::MutexLock lock(&db_.mu_);
+  interrupted_ = true;
+  ++db_.interrupts_;
+}
+
+absl::StatusOr<std::vector<std::string>> FakeDestinationIndexes::Pending() {
+  absl::MutexLock lock(&db_.mu_);
+  std::vector<std::string> names;
+  if (!db_.record_) return names;
+  for (const auto& entry : *db_.record_) names.push_back(entry.first);
+  if (names.empty()) db_.record_.reset();  // the empty record ends
+  return names;
+}
+
+absl::StatusOr<std::vector<std::string>> FakeDestinationIndexes::SetAside() {
+  absl::MutexLock lock(&db_.mu_);
+  if (db_.deny_) return absl::PermissionDeniedError("fake: not the owner of events");
+  std::vector<std::string> names;
+  if (db_.indexes_.empty()) return names;
+  db_.set_aside_at_.push_back(db_.table_.Position());
+  db_.record_.emplace();
+  for (const auto& [name, definition] : db_.indexes_) {
+    db_.record_->emplace_back(name, definition);
+    names.push_back(name);
+  }
+  db_.indexes_.clear();
+  return names;
+}
+
+absl::Status FakeDestinationIndexes::Build(const std::string& name) {
+  absl::MutexLock lock(&db_.mu_);
+  if (interrupted_) return absl::UnavailableError("fake: interrupted");
+  ++db_.building_;
+  db_.max_concurrent_ = std::max(db_.max_concurrent_, db_.building_);
+  auto go = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(db_.mu_) { return !db_.hold_ || interrupted_; };
+  db_.mu_.Await(absl::Condition(&go));
+  --db_.building_;
+  if (interrupted_) return absl::UnavailableError("fake: build interrupted (rolled back)");
+  if (!db_.build_faults_.empty()) {
+    absl::Status s = db_.build_faults_.front();
+    db_.build_faults_.pop_front();
+    return s;
+  }
+  if (!db_.record_) return absl::FailedPreconditionError("fake: no record");
+  auto& record = *db_.record_;
+  auto it = std::find_if(record.begin(), record.end(),
+                         [&](const auto& entry) { return entry.first == name; });
+  if (it == record.end()) return absl::OkStatus();  // built meanwhile
+  db_.built_at_[name] = db_.table_.Position();
+  db_.indexes_[name] = it->second;
+  record.erase(it);
+  return absl::OkStatus();
 }
 
 }  // namespace slate::testing

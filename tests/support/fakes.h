@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -135,6 +136,60 @@ class FakeEventSink : public core::EventSink {
   bool following_ = false;
   int64_t position_ = 0;
   int commits_ = 0;
+};
+
+// A destination's indexes as DestinationIndexes sees them (bulk_load.h): the index set, the
+// record of those set aside, and what the sink's table held when each step happened.
+class FakeIndexDb {
+ public:
+  FakeIndexDb(const FakeSinkDb& table, std::map<std::string, std::string> indexes)
+      : table_(table), indexes_(std::move(indexes)) {}
+  std::map<std::string, std::string> Indexes() const;  // name -> definition, those present
+  std::vector<std::string> Record() const;             // set aside, not built ("" if none)
+  bool has_record() const;
+  // The table's position when the indexes were set aside, and when each build began.
+  std::vector<int64_t> set_aside_at() const;
+  std::map<std::string, int64_t> built_at() const;
+  int max_concurrent_builds() const;
+  // Set-up and faults.
+  void SetRecord(std::vector<std::string> pending);  // as an earlier run left it (dropped ones)
+  void DenyPermission();                             // SetAside: PermissionDenied
+  void FailNextBuild(absl::Status s);
+  // Builds block, with building() of them waiting, until Release() or an interrupt (which fails
+  // the build: it rolls back).
+  void HoldBuilds();
+  void Release();
+  bool AwaitBuilding(int n, absl::Duration timeout);
+
+ private:
+  friend class FakeDestinationIndexes;
+  const FakeSinkDb& table_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::string> indexes_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::vector<std::pair<std::string, std::string>>> record_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> set_aside_at_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> built_at_ ABSL_GUARDED_BY(mu_);
+  bool deny_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<absl::Status> build_faults_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  int building_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_concurrent_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t interrupts_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class FakeDestinationIndexes : public core::DestinationIndexes {
+ public:
+  explicit FakeDestinationIndexes(FakeIndexDb& db) : db_(db) {}
+  absl::Status Connect() override { return absl::OkStatus(); }
+  void Close() override {}
+  void Interrupt() override;
+  absl::StatusOr<std::vector<std::string>> Pending() override;
+  absl::StatusOr<std::vector<std::string>> SetAside() override;
+  absl::Status Build(const std::string& name) override;
+
+ private:
+  FakeIndexDb& db_;
+  bool interrupted_ = false;  // guarded by db_.mu_
 };
 
 // Notifications: tests push payloads; the engine's listener receives them.
