@@ -8,8 +8,11 @@ source (to time commit -> arrival). The full slate schema; a deterministic data 
 JSON events in source transactions of 1-50 events.
 
 Scenarios (each system measured in turn, ROUNDS times, medians reported):
-  catch-up, 1 destination:  binary COPY pipe | slate-replicator | logical (initial sync)
-  catch-up, 2 destinations: teed binary COPY pipe (one read, two writes) | slate-replicator |
+  catch-up, 1 destination:  binary COPY pipe | slate-replicator (bulk bootstrap, its default for
+                            an empty destination) | slate-replicator (bulk off) | logical
+                            (initial sync)
+  catch-up, 2 destinations: teed binary COPY pipe (one read, two writes) | slate-replicator
+                            (bulk) | slate-replicator (bulk off) |
                             logical (two subscriptions)
   steady state, 1 and 2 destinations: source commit -> row committed on the destination, at a
                             given rate of source transactions (1-10 events each), p50/p95/p99/max:
@@ -46,6 +49,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PG_BIN = os.environ.get("SLATE_PG_BINDIR", "/usr/lib/postgresql/15/bin")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The catch-up's systems, in the order each round runs them: slate-replicator with its defaults
+# (an empty destination of 1M events is bulk loaded), and with bulkLoadThreshold 0.
+NO_BULK = "slate-replicator (bulk off)"
+CATCH_UP_SYSTEMS = ("pipe", "slate-replicator", NO_BULK, "logical")
 
 # verifyIdsPerSecond's default (server/core/options.h).
 VERIFY_DEFAULT = 5000
@@ -362,13 +370,35 @@ END $fill$;""")
         self.wait_for_id(dests, n)
         return {"seconds": secs, **self.cpu_since(mark)}
 
+    INDEX_SET = ("SELECT string_agg(c.relname || ': ' || pg_get_indexdef(i.indexrelid) || "
+                 "CASE WHEN i.indisvalid THEN '' ELSE ' INVALID' END, ' | ' ORDER BY c.relname) "
+                 "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                 "WHERE i.indrelid = 'events'::regclass")
+
+    def wait_for_indexes(self, dests, proc):
+        """A bulk load is over when its record (slate_replicator_pending_indexes) is gone."""
+        pending = list(dests)
+        while pending:
+            if proc.poll() is not None:
+                sys.exit(f"bench: slate-replicator exited ({proc.returncode}); see "
+                         f"{self.work}/replicator.log")
+            pending = [(c, db) for c, db in pending if c.q(
+                "SELECT to_regclass('slate_replicator_pending_indexes') IS NOT NULL", db) == "t"]
+            if pending:
+                time.sleep(0.02)
+
     def run_replicator(self, dests, extra=None):
         self.truncate(dests)
         n = self.source_max()
+        indexes = {(c.name, db): c.q(self.INDEX_SET, db) for c, db in dests}
         mark, t0 = self.cpu_mark(), time.monotonic()
         proc = self.start_replicator(dests, extra=extra)
         self.wait_for_id(dests, n, proc)
+        self.wait_for_indexes(dests, proc)
         secs = time.monotonic() - t0
+        for c, db in dests:
+            if c.q(self.INDEX_SET, db) != indexes[(c.name, db)]:
+                sys.exit(f"bench: {c.name}/{db} does not have its index set back after the run")
         rss, cpu = peak_rss_kb(proc.pid), proc_cpu(proc.pid)
         db_cpu = self.cpu_since(mark)
         self.stop_replicator(proc)
@@ -401,18 +431,20 @@ END $fill$;""")
         for ndest in (1, 2):
             bench = [(self.d1, "bench"), (self.d2, "bench")][:ndest]
             logical = [(self.d1, "logical"), (self.d2, "logical")][:ndest]
-            runs = {"pipe": [], "slate-replicator": [], "logical": []}
+            runs = {system: [] for system in CATCH_UP_SYSTEMS}
             for r in range(1, self.args.rounds + 1):
-                for system in ("pipe", "slate-replicator", "logical"):
+                for system in CATCH_UP_SYSTEMS:
                     if system == "pipe":
                         res = self.run_pipe(bench)
                     elif system == "slate-replicator":
                         res = self.run_replicator(bench)
+                    elif system == NO_BULK:
+                        res = self.run_replicator(bench, extra={"bulkLoadThreshold": 0})
                     else:
                         res = self.run_logical(logical)
                     self.check_same(f"catch-up {ndest} destination(s), {system}, round {r}",
                                     logical if system == "logical" else bench,
-                                    whole_tx=system == "slate-replicator")
+                                    whole_tx=system != "pipe" and system != "logical")
                     runs[system].append(res)
                     extra = ""
                     if "peak_rss_kb" in res:
@@ -756,20 +788,24 @@ END $big$;""")
         lines = []
         if res["catch_up"]:
             lines.append(f"Catch-up of {n:,} events (medians of {self.args.rounds} rounds)")
-            lines.append(f"| destinations | system | seconds | events/s | vs pipe | peak RSS |"
-                         f" CPU s | DB CPU s | of it, source |")
-            lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+            lines.append(f"| destinations | system | seconds | events/s | vs pipe | rounds vs pipe |"
+                         f" peak RSS | CPU s | DB CPU s | of it, source |")
+            lines.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
         for nd, runs in res["catch_up"].items():
             pipe = med(runs["pipe"], "seconds")
-            for system in ("pipe", "slate-replicator", "logical"):
+            for system in CATCH_UP_SYSTEMS:
                 s = med(runs[system], "seconds")
                 name = {"pipe": "binary COPY pipe" + (" (teed)" if nd == "2" else ""),
+                        "slate-replicator": "slate-replicator (bulk bootstrap)",
                         "logical": "logical replication (initial sync)"}.get(system, system)
                 rss = f"{med(runs[system], 'peak_rss_kb') / 1024:.0f} MB" \
                     if "peak_rss_kb" in runs[system][0] else "-"
                 cpu = f"{med(runs[system], 'cpu_seconds'):.2f}" \
                     if "cpu_seconds" in runs[system][0] else "-"
-                lines.append(f"| {nd} | {name} | {s:.2f} | {n / s:,.0f} | {pipe / s:.2f}x | {rss} |"
+                each = ", ".join(f"{p['seconds'] / r['seconds']:.2f}"
+                                 for p, r in zip(runs["pipe"], runs[system]))
+                lines.append(f"| {nd} | {name} | {s:.2f} | {n / s:,.0f} | {pipe / s:.2f}x | {each} |"
+                             f" {rss} |"
                              f" {cpu} | {med(runs[system], 'db_cpu_seconds'):.1f} |"
                              f" {med(runs[system], 'source_db_cpu_seconds'):.1f} |")
         for nd, lat in res["latency"].items():
