@@ -287,10 +287,11 @@ END $fill$;""")
             json.dump(cfg, f)
         return path
 
-    def start_replicator(self, dests, listen="none", extra=None):
+    def start_replicator(self, dests, listen="none", extra=None, log_level=None):
         path = self.config(dests, os.path.join(self.work, "config.json"), extra)
         logf = open(os.path.join(self.work, "replicator.log"), "a")
-        return subprocess.Popen([self.replicator, "-c", path, "--log-level", self.args.log_level,
+        return subprocess.Popen([self.replicator, "-c", path, "--log-level",
+                                 log_level or self.args.log_level,
                                  "--listen", listen, "--metrics-listen", "none"],
                                 stdout=logf, stderr=subprocess.STDOUT)
 
@@ -387,12 +388,36 @@ END $fill$;""")
             if pending:
                 time.sleep(0.02)
 
+    def bulk_phases(self, log_offset, started):
+        """A bulk load's phases from the replicator's info lines since `log_offset`: seconds from
+        the start to the index builds (the load), and the builds' own seconds, per destination."""
+        from datetime import datetime, timezone
+        phases = {}
+        with open(os.path.join(self.work, "replicator.log")) as f:
+            f.seek(log_offset)
+            for line in f:
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                t = datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=timezone.utc).timestamp()
+                d = phases.setdefault(e.get("destination", "?"), {})
+                if e["message"] == "building the indexes set aside" and "load_seconds" not in d:
+                    d["load_seconds"] = t - started
+                elif e["message"].startswith("indexes built"):
+                    d["build_seconds"] = e["seconds"]
+        return {k: v for k, v in phases.items() if v}
+
     def run_replicator(self, dests, extra=None):
         self.truncate(dests)
         n = self.source_max()
         indexes = {(c.name, db): c.q(self.INDEX_SET, db) for c, db in dests}
+        log_offset = os.path.getsize(os.path.join(self.work, "replicator.log")) \
+            if os.path.exists(os.path.join(self.work, "replicator.log")) else 0
+        started = time.time()
         mark, t0 = self.cpu_mark(), time.monotonic()
-        proc = self.start_replicator(dests, extra=extra)
+        proc = self.start_replicator(dests, extra=extra, log_level="info")
         self.wait_for_id(dests, n, proc)
         self.wait_for_indexes(dests, proc)
         secs = time.monotonic() - t0
@@ -402,7 +427,9 @@ END $fill$;""")
         rss, cpu = peak_rss_kb(proc.pid), proc_cpu(proc.pid)
         db_cpu = self.cpu_since(mark)
         self.stop_replicator(proc)
-        return {"seconds": secs, "peak_rss_kb": rss, "cpu_seconds": cpu, **db_cpu}
+        phases = self.bulk_phases(log_offset, started)
+        return {"seconds": secs, "peak_rss_kb": rss, "cpu_seconds": cpu, **db_cpu,
+                **({"bulk_phases": phases} if phases else {})}
 
     def subscribe(self, cluster, name, copy_data):
         cluster.q(f"CREATE SUBSCRIPTION {name} CONNECTION 'host=127.0.0.1 port={self.src.port} "
@@ -428,7 +455,7 @@ END $fill$;""")
     # ---- scenarios ---------------------------------------------------------------------------
 
     def catch_up(self):
-        for ndest in (1, 2):
+        for ndest in self.args.catch_up_destinations:
             bench = [(self.d1, "bench"), (self.d2, "bench")][:ndest]
             logical = [(self.d1, "logical"), (self.d2, "logical")][:ndest]
             runs = {system: [] for system in CATCH_UP_SYSTEMS}
@@ -450,6 +477,9 @@ END $fill$;""")
                     if "peak_rss_kb" in res:
                         extra = (f", peak RSS {res['peak_rss_kb'] // 1024} MB, "
                                  f"CPU {res['cpu_seconds']:.2f} s")
+                    for dest, ph in res.get("bulk_phases", {}).items():
+                        extra += (f"; {dest}: load {ph.get('load_seconds', 0):.2f} s, index "
+                                  f"builds {ph.get('build_seconds', 0):.2f} s")
                     log(f"catch-up, {ndest} destination(s), round {r}: {system} "
                         f"{res['seconds']:.2f} s{extra}")
             self.results["catch_up"][f"{ndest}"] = runs
@@ -653,6 +683,21 @@ END $big$;""")
         self.results["memory"]["big_transaction"] = {"events": n - n0, "peak_rss_kb": rss,
                                                      "seconds": secs}
         log(f"one {n - n0}-event source transaction: peak RSS {rss // 1024} MB, {secs:.2f} s")
+
+    def big_event(self):
+        """Peak RSS of a fresh replicator that copies one 1 MB event (into a destination that has
+        everything before it)."""
+        dests = [(self.d1, "bench")]
+        self.src.q("SELECT insert_events(format('($1[1], $2, %L)', json_build_object('entityName', "
+                   "'blob', 'value', repeat('y', 1048576))::text))")
+        n = self.source_max()
+        proc = self.start_replicator(dests)
+        self.wait_for_id(dests, n, proc)
+        rss = peak_rss_kb(proc.pid)
+        self.stop_replicator(proc)
+        self.check_same("one 1 MB event", dests)
+        self.results["memory"]["big_event"] = {"bytes": 1048576, "peak_rss_kb": rss}
+        log(f"one 1 MB event: peak RSS {rss // 1024} MB")
 
     def verify_cost(self):
         """Catch-up of one destination with continuous verification at its default budget, and
@@ -861,6 +906,10 @@ END $big$;""")
         if mem:
             lines.append(f"- slate-replicator peak RSS copying one {mem['events']:,}-event source "
                          f"transaction: {mem['peak_rss_kb'] / 1024:.0f} MB")
+        be = res["memory"].get("big_event")
+        if be:
+            lines.append(f"- slate-replicator peak RSS copying one 1 MB event: "
+                         f"{be['peak_rss_kb'] / 1024:.0f} MB")
         vc = res.get("verify_cost")
         if vc:
             on, off = med(vc["verify on (default)"], "seconds"), med(vc["verify off"], "seconds")
@@ -942,6 +991,8 @@ def main():
     p.add_argument("--only", default="catch-up,steady,max-rate,memory,wait,verify-cost,repair,"
                    "restore",
                    help="comma-separated scenarios to run")
+    p.add_argument("--catch-up-destinations", type=lambda s: [int(x) for x in s.split(",")],
+                   default=[1, 2], help="the catch-up's destination counts (default 1,2)")
     p.add_argument("--parallel-writes", type=int, default=0,
                    help="the replicator's parallelWrites (default: its own default)")
     p.add_argument("--log-level", default="warn",
@@ -972,6 +1023,7 @@ def main():
             b.max_rate()
         if "memory" in only:
             b.big_transaction()
+            b.big_event()
         if "wait" in only:
             b.wait_latency()
         if "verify-cost" in only:

@@ -81,6 +81,34 @@ TEST(StatusFormatTest, APausedDestinationSaysSinceWhenByWhomAndHowToResume) {
   EXPECT_NE(out.find("(slatectl resume replica2)"), std::string::npos) << out;
 }
 
+TEST(StatusFormatTest, ABulkLoadShowsItsPhaseAndABarOfTheIndexBuilds) {
+  v1::GetStatusResponse s;
+  s.mutable_source()->set_max_id(1000);
+  auto* loading = s.add_destinations();
+  loading->set_name("new1");
+  loading->set_state(v1::DestinationStatus::STATE_CATCHING_UP);
+  loading->set_position(400);
+  loading->set_phase("bulk_loading");
+  loading->set_indexes_total(6);
+  auto* building = s.add_destinations();
+  building->set_name("new2");
+  building->set_state(v1::DestinationStatus::STATE_CATCHING_UP);
+  building->set_position(1000);
+  building->set_phase("building_indexes");
+  building->set_indexes_total(6);
+  building->set_indexes_built(3);
+  building->add_indexes_building("events_ts");
+  building->add_indexes_building("events_event_operation");
+  const std::string out = FormatStatus(s);
+  EXPECT_NE(out.find("bulk loading: 6 indexes set aside, built after the backlog"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("[###############...............]  building indexes 3/6 built, now: "
+                     "events_ts, events_event_operation"),
+            std::string::npos)
+      << out;
+}
+
 TEST(StatusFormatTest, AStandbyShowsWhoIsActive) {
   v1::GetStatusResponse s;
   s.mutable_server()->set_version("1.2.3");
