@@ -236,9 +236,12 @@ END $fill$;""")
 
     # ---- checks ------------------------------------------------------------------------------
 
-    DIGEST = ("SELECT count(*) || ' ' || coalesce(md5(string_agg(id || ':' || "
-              "(extract(epoch FROM ts) * 1000000)::bigint || ':' || event::text, ',' ORDER BY id)), '')"
-              " FROM events")
+    # count, then an md5 of the md5s of 100,000-id chunks (one string_agg of every row would pass
+    # PostgreSQL's 1 GB limit at 10M events).
+    DIGEST = ("SELECT coalesce(sum(c), 0) || ' ' || coalesce(md5(string_agg(h, ',' ORDER BY g)), '') "
+              "FROM (SELECT (id - 1) / 100000 AS g, count(*) AS c, md5(string_agg(id || ':' || "
+              "(extract(epoch FROM ts) * 1000000)::bigint || ':' || event::text, ',' ORDER BY id)) "
+              "AS h FROM events GROUP BY 1) chunks")
 
     def check_same(self, what, dests, whole_tx=True):
         src = self.src.q(self.DIGEST)
