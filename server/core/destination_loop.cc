@@ -83,6 +83,15 @@ void DestinationLoop::Run() {
   report_.SetState(DestinationState::kStopped, position_);
   log::Info(report_.log(), "destination stopped",
             {{"destination", report_.name()}, {"position", position_}});
+  if (bulk_.loading()) {
+    log::Warn(report_.log(),
+              "destination stopped with secondary indexes set aside by its bulk load",
+              {{"destination", report_.name()},
+               {"fix",
+                "the next run with this destination in its config builds them; or run the "
+                "definitions in its table slate_replicator_pending_indexes by hand, then drop "
+                "that table"}});
+  }
 }
 
 bool DestinationLoop::HoldPaused() {
