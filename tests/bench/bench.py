@@ -101,8 +101,11 @@ class Cluster:
                 str(self.port), "-U", "postgres", "-d", db]
 
     def q(self, sql, db="bench"):
-        out = subprocess.run(self.psql_args(db) + ["-t", "-A", "-c", sql], check=True,
-                             capture_output=True, text=True)
+        out = subprocess.run(self.psql_args(db) + ["-t", "-A", "-c", sql], capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            sys.exit(f"bench: a query on {self.name}/{db} failed: {out.stderr.strip()}\n"
+                     f"{sql.strip()[:300]}")
         return out.stdout.strip()
 
     def cpu_seconds(self):
@@ -215,7 +218,14 @@ class Bench:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def load(self, events, max_per_tx=50, seed=0):
-        """Appends `events` events in source transactions of 1..max_per_tx events."""
+        """Appends `events` events in source transactions of 1..max_per_tx events, a million per
+        session (one DO block of 10M failed on this machine after several minutes; its error was
+        not kept, which is why q() now reports psql's). Up to 1M the data set is as before."""
+        chunk = 1000000
+        for i in range((events + chunk - 1) // chunk):
+            self.load_chunk(min(chunk, events - i * chunk), max_per_tx, seed + i * chunk)
+
+    def load_chunk(self, events, max_per_tx, seed):
         self.src.q(f"""
 DO $fill$
 DECLARE n integer; v text; done_ bigint := 0; t integer := {seed};
