@@ -218,21 +218,14 @@ class Bench:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def load(self, events, max_per_tx=50, seed=0):
-        """Appends `events` events in source transactions of 1..max_per_tx events, a million per
-        session (one DO block of 10M failed on this machine after several minutes; its error was
-        not kept, which is why q() now reports psql's). Up to 1M the data set is as before."""
-        chunk = 1000000
-        for i in range((events + chunk - 1) // chunk):
-            self.load_chunk(min(chunk, events - i * chunk), max_per_tx, seed + i * chunk)
-
-    def load_chunk(self, events, max_per_tx, seed):
+        """Appends `events` events in source transactions of 1..max_per_tx events."""
         self.src.q(f"""
 DO $fill$
 DECLARE n integer; v text; done_ bigint := 0; t integer := {seed};
 BEGIN
   WHILE done_ < {events} LOOP
     t := t + 1;
-    n := least(1 + (t * 7919) % {max_per_tx}, {events} - done_);
+    n := least(1 + (t::bigint * 7919) % {max_per_tx}, {events} - done_);  -- t * 7919 > 2^31 past 10M
     SELECT string_agg(format('($1[%s], $2, %L)', k, {EVENT_SQL}), ', ')
       INTO v FROM generate_series(1, n) AS k;
     PERFORM insert_events(v);

@@ -88,20 +88,22 @@ class BulkLoadTest : public SourceAndDestinations {
               std::string::npos);
   }
 
-  // Makes destination 0's load wait at id 15000 (a row trigger waits for the test's advisory
-  // lock) until the returned session ends. The trigger stays (dropping it would wait for the
-  // held COPY); without the lock held it costs nothing.
-  std::unique_ptr<pqxx::connection> HoldLoad() {
+  // Starts the replicator with destination 0's load held at id 15000 (a row trigger waits for the
+  // test's advisory lock, held by *hold) and waits until it is: the indexes are set aside, the
+  // batches before it committed. The trigger stays (dropping it would wait for the held COPY);
+  // without the lock held it costs nothing.
+  void StartWithLoadHeld(std::unique_ptr<ReplicatorProcess>* replicator,
+                         std::unique_ptr<pqxx::connection>* hold) {
     Exec(Dest(0),
          "CREATE FUNCTION hold_load() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = "
          "15000 THEN PERFORM pg_advisory_xact_lock(4242); END IF; RETURN NEW; END $$; "
          "CREATE TRIGGER hold_load BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION "
          "hold_load()");
-    return Begin(Dest(0), "SELECT pg_advisory_xact_lock(4242)");
-  }
-  // Once the load waits there: the indexes are set aside, earlier batches committed.
-  void AwaitLoadHeld(ReplicatorProcess& replicator) {
-    ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%COPY%")) << replicator.Log();
+    *hold = Begin(Dest(0), "SELECT pg_advisory_xact_lock(4242)");
+    auto started = ReplicatorProcess::Start(config_);
+    ASSERT_TRUE(started.ok());
+    *replicator = *std::move(started);
+    ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%COPY%")) << (*replicator)->Log();
     EXPECT_TRUE(HasRecord(Dest(0)));
     EXPECT_EQ(IndexSet(Dest(0)).find("events_ts"), std::string::npos);  // set aside
     EXPECT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; }));         // the batch before it
@@ -138,18 +140,16 @@ TEST_F(BulkLoadTest, AnEmptyDestinationIsLoadedInBulkAndGetsExactlyItsIndexesBac
 }
 
 TEST_F(BulkLoadTest, KillNineDuringTheLoad) {
-  auto hold = HoldLoad();
-  auto replicator = ReplicatorProcess::Start(config_);
-  ASSERT_TRUE(replicator.ok());
-  ASSERT_NO_FATAL_FAILURE(AwaitLoadHeld(**replicator));
-  KillAndRestart(*replicator, std::move(hold));
+  std::unique_ptr<ReplicatorProcess> replicator;
+  std::unique_ptr<pqxx::connection> hold;
+  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld(&replicator, &hold));
+  KillAndRestart(replicator, std::move(hold));
 }
 
 TEST_F(BulkLoadTest, KillNineBetweenTwoIndexBuilds) {
-  auto hold_load = HoldLoad();
-  auto replicator = ReplicatorProcess::Start(config_);
-  ASSERT_TRUE(replicator.ok());
-  ASSERT_NO_FATAL_FAILURE(AwaitLoadHeld(**replicator));
+  std::unique_ptr<ReplicatorProcess> replicator;
+  std::unique_ptr<pqxx::connection> hold_load;
+  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld(&replicator, &hold_load));
   // Builds wait (CREATE INDEX needs a SHARE lock) while this session holds ROW EXCLUSIVE, so the
   // record's second row can be locked before any build gets there.
   auto block_builds = Begin(Dest(0), "LOCK TABLE events IN ROW EXCLUSIVE MODE");
@@ -160,27 +160,26 @@ TEST_F(BulkLoadTest, KillNineBetweenTwoIndexBuilds) {
   hold_load.reset();
   block_builds.reset();
   // The first index is built and committed; the second build waits for its row.
-  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%FOR UPDATE%")) << (*replicator)->Log();
+  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%FOR UPDATE%")) << replicator->Log();
   EXPECT_EQ(
       QueryValue(Dest(0), absl::StrCat("SELECT name FROM ", kRecord, " ORDER BY ord LIMIT 1")),
       second);
   EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) FROM pg_index WHERE indrelid = 'events'::regclass"),
             2);  // the primary key and the first one built
-  KillAndRestart(*replicator, std::move(hold));
+  KillAndRestart(replicator, std::move(hold));
 }
 
 TEST_F(BulkLoadTest, KillNineDuringAnIndexBuild) {
-  auto hold_load = HoldLoad();
-  auto replicator = ReplicatorProcess::Start(config_);
-  ASSERT_TRUE(replicator.ok());
-  ASSERT_NO_FATAL_FAILURE(AwaitLoadHeld(**replicator));
+  std::unique_ptr<ReplicatorProcess> replicator;
+  std::unique_ptr<pqxx::connection> hold_load;
+  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld(&replicator, &hold_load));
   // The load goes on (ROW EXCLUSIVE does not block COPY); the first CREATE INDEX waits inside
   // its transaction.
   auto hold = Begin(Dest(0), "LOCK TABLE events IN ROW EXCLUSIVE MODE");
   hold_load.reset();
-  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "CREATE INDEX%")) << (*replicator)->Log();
+  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "CREATE INDEX%")) << replicator->Log();
   EXPECT_EQ(Digest(Dest(0)), Digest(Source()));  // the whole backlog is there
-  KillAndRestart(*replicator, std::move(hold));
+  KillAndRestart(replicator, std::move(hold));
 }
 
 TEST_F(BulkLoadTest, AUserThatDoesNotOwnEventsCopiesWithTheIndexesInPlace) {
