@@ -225,7 +225,8 @@ DECLARE n integer; v text; done_ bigint := 0; t integer := {seed};
 BEGIN
   WHILE done_ < {events} LOOP
     t := t + 1;
-    n := least(1 + (t::bigint * 7919) % {max_per_tx}, {events} - done_);  -- bigint: t * 7919 passes 2^31 near 7M events
+    -- bigint: t * 7919 passes 2^31 near 7M events
+    n := least(1 + (t::bigint * 7919) % {max_per_tx}, {events} - done_);
     SELECT string_agg(format('($1[%s], $2, %L)', k, {EVENT_SQL}), ', ')
       INTO v FROM generate_series(1, n) AS k;
     PERFORM insert_events(v);
