@@ -88,22 +88,21 @@ class BulkLoadTest : public SourceAndDestinations {
               std::string::npos);
   }
 
-  // Starts the replicator with destination 0's load held at id 15000 (a row trigger waits for the
-  // test's advisory lock, held by *hold) and waits until it is: the indexes are set aside, the
-  // batches before it committed. The trigger stays (dropping it would wait for the held COPY);
-  // without the lock held it costs nothing.
-  void StartWithLoadHeld(std::unique_ptr<ReplicatorProcess>* replicator,
-                         std::unique_ptr<pqxx::connection>* hold) {
+  // Starts the replicator (replicator_) with destination 0's load held at id 15000 (a row trigger
+  // waits for the test's advisory lock, held by hold_load_) and waits until it is: the indexes
+  // are set aside, the batches before it committed. The trigger stays (dropping it would wait
+  // for the held COPY); without the lock held it costs nothing.
+  void StartWithLoadHeld() {
     Exec(Dest(0),
          "CREATE FUNCTION hold_load() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.id = "
          "15000 THEN PERFORM pg_advisory_xact_lock(4242); END IF; RETURN NEW; END $$; "
          "CREATE TRIGGER hold_load BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION "
          "hold_load()");
-    *hold = Begin(Dest(0), "SELECT pg_advisory_xact_lock(4242)");
+    hold_load_ = Begin(Dest(0), "SELECT pg_advisory_xact_lock(4242)");
     auto started = ReplicatorProcess::Start(config_);
     ASSERT_TRUE(started.ok());
-    *replicator = *std::move(started);
-    ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%COPY%")) << (*replicator)->Log();
+    replicator_ = *std::move(started);
+    ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%COPY%")) << replicator_->Log();
     EXPECT_TRUE(HasRecord(Dest(0)));
     EXPECT_EQ(IndexSet(Dest(0)).find("events_ts"), std::string::npos);  // set aside
     EXPECT_TRUE(WaitUntil([&] { return Count(Dest(0)) > 0; }));         // the batch before it
@@ -118,6 +117,8 @@ class BulkLoadTest : public SourceAndDestinations {
 
   std::string original_;
   std::string config_;
+  std::unique_ptr<ReplicatorProcess> replicator_;
+  std::unique_ptr<pqxx::connection> hold_load_;
 };
 
 TEST_F(BulkLoadTest, AnEmptyDestinationIsLoadedInBulkAndGetsExactlyItsIndexesBack) {
@@ -140,16 +141,12 @@ TEST_F(BulkLoadTest, AnEmptyDestinationIsLoadedInBulkAndGetsExactlyItsIndexesBac
 }
 
 TEST_F(BulkLoadTest, KillNineDuringTheLoad) {
-  std::unique_ptr<ReplicatorProcess> replicator;
-  std::unique_ptr<pqxx::connection> hold;
-  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld(&replicator, &hold));
-  KillAndRestart(replicator, std::move(hold));
+  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld());
+  KillAndRestart(replicator_, std::move(hold_load_));
 }
 
 TEST_F(BulkLoadTest, KillNineBetweenTwoIndexBuilds) {
-  std::unique_ptr<ReplicatorProcess> replicator;
-  std::unique_ptr<pqxx::connection> hold_load;
-  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld(&replicator, &hold_load));
+  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld());
   // Builds wait (CREATE INDEX needs a SHARE lock) while this session holds ROW EXCLUSIVE, so the
   // record's second row can be locked before any build gets there.
   auto block_builds = Begin(Dest(0), "LOCK TABLE events IN ROW EXCLUSIVE MODE");
@@ -157,29 +154,27 @@ TEST_F(BulkLoadTest, KillNineBetweenTwoIndexBuilds) {
       Dest(0), absl::StrCat("SELECT name FROM ", kRecord, " ORDER BY ord OFFSET 1 LIMIT 1"));
   auto hold = Begin(
       Dest(0), absl::StrCat("SELECT 1 FROM ", kRecord, " WHERE name = '", second, "' FOR UPDATE"));
-  hold_load.reset();
+  hold_load_.reset();
   block_builds.reset();
   // The first index is built and committed; the second build waits for its row.
-  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%FOR UPDATE%")) << replicator->Log();
+  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "%FOR UPDATE%")) << replicator_->Log();
   EXPECT_EQ(
       QueryValue(Dest(0), absl::StrCat("SELECT name FROM ", kRecord, " ORDER BY ord LIMIT 1")),
       second);
   EXPECT_EQ(QueryInt(Dest(0), "SELECT count(*) FROM pg_index WHERE indrelid = 'events'::regclass"),
             2);  // the primary key and the first one built
-  KillAndRestart(replicator, std::move(hold));
+  KillAndRestart(replicator_, std::move(hold));
 }
 
 TEST_F(BulkLoadTest, KillNineDuringAnIndexBuild) {
-  std::unique_ptr<ReplicatorProcess> replicator;
-  std::unique_ptr<pqxx::connection> hold_load;
-  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld(&replicator, &hold_load));
+  ASSERT_NO_FATAL_FAILURE(StartWithLoadHeld());
   // The load goes on (ROW EXCLUSIVE does not block COPY); the first CREATE INDEX waits inside
   // its transaction.
   auto hold = Begin(Dest(0), "LOCK TABLE events IN ROW EXCLUSIVE MODE");
-  hold_load.reset();
-  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "CREATE INDEX%")) << replicator->Log();
+  hold_load_.reset();
+  ASSERT_TRUE(ReplicatorWaitsForALock(Dest(0), "CREATE INDEX%")) << replicator_->Log();
   EXPECT_EQ(Digest(Dest(0)), Digest(Source()));  // the whole backlog is there
-  KillAndRestart(replicator, std::move(hold));
+  KillAndRestart(replicator_, std::move(hold));
 }
 
 TEST_F(BulkLoadTest, AUserThatDoesNotOwnEventsCopiesWithTheIndexesInPlace) {
