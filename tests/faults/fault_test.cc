@@ -225,8 +225,14 @@ TEST_F(FaultTest, ADestinationThatAnswersWrongAfterAnOutageFailsAlone) {
   SecondDestinationDownAtStart s(pg::TableType::kSource, 50);
   ASSERT_TRUE(s.ok());
   ReplicatorProcess& r = *s.replicator;
+  // The control API listens once the start-up checks have judged the second cluster unreachable;
+  // it answers only after that (restarted earlier, it would be judged at start and refused).
+  const int port = r.WaitForControlPort();
+  ASSERT_GT(port, 0) << r.Log();
+  ASSERT_NE(r.Log().find("a destination did not answer; the others start"), std::string::npos)
+      << r.Log();
   ASSERT_TRUE(s.second().Restart().ok());
-  const std::string server = absl::StrCat("127.0.0.1:", r.WaitForControlPort());
+  const std::string server = absl::StrCat("127.0.0.1:", port);
   std::string out;
   ASSERT_TRUE(WaitUntil([&] {
     RunSlatectl({"status", "-o", "json", "--server", server}, &out);
