@@ -139,6 +139,11 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
                       d.indexes_building().empty() ? "" : ", now: ",
                       absl::StrJoin(d.indexes_building(), ", "), "\n");
     }
+    if (!d.seed_from().empty()) {
+      absl::StrAppend(&out, Pad("", name_width + 2), "seeded from ", d.seed_from(), ": ",
+                      d.seed_rows(), d.seed_rows() == 1 ? " row" : " rows",
+                      " read from it (verified there), the rest from the source\n");
+    }
     if (d.state() == v1::DestinationStatus::STATE_RETRYING ||
         (d.state() == v1::DestinationStatus::STATE_CONNECTING && d.retries() > 0)) {
       absl::StrAppend(&out, Pad("", name_width + 2), "retry ", d.retries(), " at ",

@@ -174,6 +174,16 @@ core::DestinationSetup BuildDestination(const config::Config& config, size_t ind
       return pg::NewVerifyTarget(dest, what, /*ts_millis=*/false);
     };
   }
+  if (!d.seed_from.empty()) {
+    for (const config::DatabaseConfig& seed : config.destinations) {
+      if (seed.name != d.seed_from) continue;
+      ConnParams seed_params = seed.params;
+      seed_params.application_name = application_name;
+      s.seed_from = seed.name;
+      s.seed = pg::NewEventSource(
+          seed_params, absl::StrCat("seed ", seed.name, " (", seed_params.Describe(), ")"));
+    }
+  }
   if (deferred_check) {
     s.startup_check = [source_db = config.source, d, validation = OptionsFor(config, "")] {
       return DeferredStartupCheck(source_db, d, validation);

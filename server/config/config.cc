@@ -1,5 +1,6 @@
 #include "server/config/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -121,7 +122,7 @@ std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& pa
   }
   CheckKeys(v, path,
             {"name", "host", "port", "databaseName", "user", "password", "passwordFile",
-             "passwordEnv", "sslmode", "paused"},
+             "passwordEnv", "sslmode", "paused", "seedFrom"},
             errors);
   DatabaseConfig db;
   if (auto paused = v.find("paused"); paused != v.end()) {
@@ -133,6 +134,12 @@ std::optional<DatabaseConfig> ParseDatabase(const Json& v, const std::string& pa
     } else {
       db.paused = paused->get<bool>();
     }
+  }
+  if (path == "eventSource" && v.contains("seedFrom")) {
+    errors.Add("eventSource.seedFrom",
+               "only a destination can be seeded from another; remove this key");
+  } else if (auto seed = GetString(v, "seedFrom", path, false, errors)) {
+    db.seed_from = *seed;
   }
   auto host = GetString(v, "host", path, true, errors);
   auto database = GetString(v, "databaseName", path, true, errors);
@@ -209,6 +216,32 @@ bool LooksLikeJavaScript(const std::string& path, const std::string& text) {
 
 std::string DefaultName(const ConnParams& p) {
   return absl::StrCat(p.host, ":", p.port, "/", p.database);
+}
+
+// A seed is another destination of this config, and only rows continuous verification has
+// proven are read from it, so it needs verification on.
+void CheckSeeds(const Config& config, Errors& errors) {
+  std::vector<std::string> names;
+  for (const DatabaseConfig& d : config.destinations) names.push_back(d.name);
+  for (size_t i = 0; i < config.destinations.size(); ++i) {
+    const DatabaseConfig& d = config.destinations[i];
+    if (d.seed_from.empty()) continue;
+    const std::string where = absl::StrCat("replicationDestinations[", i, "].seedFrom");
+    if (d.seed_from == d.name) {
+      errors.Add(where, absl::StrCat("'", d.name,
+                                     "' names this destination itself; name another destination "
+                                     "to read the backlog from, or remove the key"));
+    } else if (std::find(names.begin(), names.end(), d.seed_from) == names.end()) {
+      errors.Add(where, absl::StrCat("'", d.seed_from,
+                                     "' is not a destination of this config; name one of ",
+                                     absl::StrJoin(names, ", "), ", or remove the key"));
+    } else if (config.engine.verify_ids_per_second <= 0) {
+      errors.Add(where,
+                 "needs continuous verification (verifyIdsPerSecond > 0): only rows verified "
+                 "equal to the source are read from a seed; set verifyIdsPerSecond or remove "
+                 "the key");
+    }
+  }
 }
 
 }  // namespace
@@ -347,6 +380,7 @@ absl::StatusOr<Config> ParseConfig(const std::string& json_text, const SecretLoo
       }
       config.destinations.push_back(std::move(*db));
     }
+    CheckSeeds(config, errors);
   }
   if (!errors.empty()) return absl::InvalidArgumentError(errors.Join());
   return config;
@@ -391,8 +425,12 @@ std::vector<std::pair<std::string, std::string>> DescribeConfig(const Config& co
   };
   out.emplace_back("eventSource", db(config.source));
   for (const DatabaseConfig& d : config.destinations) {
-    out.emplace_back(absl::StrCat("destination ", d.name),
-                     absl::StrCat(db(d), d.paused ? " (starts paused)" : ""));
+    out.emplace_back(
+        absl::StrCat("destination ", d.name),
+        absl::StrCat(db(d), d.paused ? " (starts paused)" : "",
+                     d.seed_from.empty() ? ""
+                                         : absl::StrCat(" (seeded from ", d.seed_from,
+                                                        ", up to its verified rows)")));
   }
   const core::EngineOptions& engine = config.engine;
   out.emplace_back("maxEventsPerWrite", absl::StrCat(engine.max_events_per_write));

@@ -23,6 +23,9 @@ struct DatabaseConfig {
   ConnParams params;
   std::string password_origin;  // "", "password", "passwordFile <path>", "passwordEnv <NAME>"
   bool paused = false;  // destinations: "paused": true starts it paused (slatectl resume NAME)
+  // Destinations: "seedFrom": another destination's name; the backlog is read from it, up to
+  // what continuous verification has proven equal to the source (seeded_source.h). Empty: none.
+  std::string seed_from;
 };
 
 struct Config {

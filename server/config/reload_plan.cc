@@ -9,7 +9,8 @@ namespace slate::config {
 namespace {
 
 bool SameConnection(const DatabaseConfig& a, const DatabaseConfig& b) {
-  return a.params.ToConnInfo() == b.params.ToConnInfo();
+  // A new seed rebuilds the destination like a new address does.
+  return a.params.ToConnInfo() == b.params.ToConnInfo() && a.seed_from == b.seed_from;
 }
 
 // The settings (DescribeConfig lines, in their order) a reload cannot change: all but the

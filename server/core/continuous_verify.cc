@@ -18,7 +18,7 @@ int64_t StepFor(int64_t ids_per_second) { return std::clamp<int64_t>(ids_per_sec
 ContinuousVerifier::ContinuousVerifier(const EngineOptions& options, std::string name,
                                        VerifyTargetFactory source, VerifyTargetFactory destination,
                                        const Signals& signals, uint64_t lane, StatusBoard& board,
-                                       const PositionWaiters& positions)
+                                       const PositionWaiters& positions, ProvenPositions& proven)
     : options_(options),
       name_(std::move(name)),
       open_source_(std::move(source)),
@@ -27,6 +27,7 @@ ContinuousVerifier::ContinuousVerifier(const EngineOptions& options, std::string
       lane_(lane),
       board_(board),
       positions_(positions),
+      proven_(proven),
       clock_(signals.clock()),
       step_(StepFor(options.verify_ids_per_second)) {}
 
@@ -83,6 +84,7 @@ void ContinuousVerifier::EndPass(absl::Time now) {
   const bool was_diverged = last_pass_.total() > 0;
   const bool same_verdict = was_diverged && last_pass_.total() == pass_differences_.total();
   last_pass_ = pass_differences_;
+  Prove();
   // While a divergence stays as it was, passes repeat every poll interval: not worth a line each.
   log::Write(*log::Get("verify"), same_verdict ? spdlog::level::debug : spdlog::level::info,
              "verification pass complete",
@@ -131,6 +133,7 @@ bool ContinuousVerifier::Step(int64_t to) {
     }
   }
   cursor_ = to;
+  Prove();
   if (failures_ > 0) {
     log::Info(*log::Get("verify"), "continuous verification goes on", {{"destination", name_}});
   }
@@ -156,6 +159,18 @@ void ContinuousVerifier::Report() {
     st.differing_rows = shown.total();
     st.verify_error = error_;
   });
+}
+
+void ContinuousVerifier::Prove() {
+  // Proven: this pass's ids so far, with nothing found in it nor in the last pass; a pass from
+  // id 1 does not lower what an earlier clean pass proved.
+  int64_t proven = 0;
+  if (pass_differences_.total() == 0 && last_pass_.total() == 0) {
+    proven = std::max(proven_up_to_, cursor_);
+  }
+  if (proven == proven_up_to_) return;
+  proven_up_to_ = proven;
+  proven_.Set(name_, proven);
 }
 
 void ContinuousVerifier::Run() {

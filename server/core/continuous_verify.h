@@ -11,7 +11,10 @@
 // It reads only, on sessions of its own (opened through the setup's factories, reopened with
 // backoff after an error), and reads only ids the destination loop has reported committed
 // (position_waiters.h), which never change. Reports to the status board (verified_position, last
-// full pass, diverged) and logs each pass and each change of verdict.
+// full pass, diverged) and logs each pass and each change of verdict. Publishes how far it has
+// proven the destination equal in this run (proven_positions.h: the highest id compared with no
+// difference found before it, kept across passes, 0 once a difference is found), which is what a
+// destination seeded from this one may read from it.
 //
 // Threads: Run() on its own thread until a stop or the lane ends; Interrupt() from any thread
 // fails its blocked call.
@@ -29,6 +32,7 @@
 #include "server/core/clock.h"
 #include "server/core/options.h"
 #include "server/core/position_waiters.h"
+#include "server/core/proven_positions.h"
 #include "server/core/signals.h"
 #include "server/core/status_board.h"
 #include "server/core/verify.h"
@@ -39,7 +43,7 @@ class ContinuousVerifier {
  public:
   ContinuousVerifier(const EngineOptions& options, std::string name, VerifyTargetFactory source,
                      VerifyTargetFactory destination, const Signals& signals, uint64_t lane,
-                     StatusBoard& board, const PositionWaiters& positions);
+                     StatusBoard& board, const PositionWaiters& positions, ProvenPositions& proven);
 
   void Run();
   void Interrupt();
@@ -54,6 +58,8 @@ class ContinuousVerifier {
   void StartPass(absl::Time now);
   void EndPass(absl::Time now);
   void Report();
+  // Publishes how far this run has proven the destination equal (0 while diverged).
+  void Prove();
 
   // Constant after construction.
   const EngineOptions& options_;
@@ -64,6 +70,7 @@ class ContinuousVerifier {
   const uint64_t lane_;
   StatusBoard& board_;
   const PositionWaiters& positions_;
+  ProvenPositions& proven_;
   const Clock& clock_;
   const int64_t step_;
 
@@ -82,6 +89,7 @@ class ContinuousVerifier {
   Differences last_pass_;         // found by the last pass that ended
   std::string error_;
   int failures_ = 0;
+  int64_t proven_up_to_ = 0;  // what Prove() published last
 };
 
 }  // namespace slate::core

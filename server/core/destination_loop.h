@@ -67,6 +67,10 @@ struct DestinationSetup {
   // Sessions that set this destination's secondary indexes aside for a bulk load and build them
   // again (bulk_load.h); empty: never in bulk.
   DestinationIndexesFactory indexes;
+  // Another destination of the engine to read the backlog from (seeded_source.h), and a reader of
+  // its events; empty/null: the source only.
+  std::string seed_from;
+  std::unique_ptr<EventSource> seed;
 };
 
 class DestinationLoop : private PassObserver {

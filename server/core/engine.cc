@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 
 #include "server/common/log.h"
+#include "server/core/seeded_source.h"
 
 namespace slate::core {
 namespace {
@@ -83,9 +84,21 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   }
   lane->id = signals_.AddLane(!paused_by.empty(), paused_by);
   lane->setup = std::move(setup);
+  if (!lane->setup.seed_from.empty() && lane->setup.seed != nullptr) {
+    SeedOptions seed;
+    seed.destination = lane->setup.name;
+    seed.seed = lane->setup.seed_from;
+    seed.proven = [this, name = lane->setup.seed_from] { return proven_.Get(name); };
+    seed.on_seed_rows = [this, id = lane->id](int64_t rows) {
+      board_.UpdateDestination(id, [rows](DestinationStatus& d) { d.seed_rows += rows; });
+    };
+    lane->setup.source = NewSeededSource(std::move(lane->setup.source), std::move(lane->setup.seed),
+                                         std::move(seed));
+  }
   DestinationStatus initial;
   initial.name = lane->setup.name;
   initial.dsn = lane->setup.dsn;
+  initial.seed_from = lane->setup.seed_from;
   initial.state_since = clock_.Now();
   // Shown (and exported) from the start, before the verifier's first report.
   const bool verified = options_.verify_ids_per_second > 0 && lane->setup.verify_source &&
@@ -102,7 +115,7 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   if (verified) {
     lane->verifier = std::make_unique<ContinuousVerifier>(
         options_, lane->setup.name, lane->setup.verify_source, lane->setup.verify_destination,
-        signals_, lane->id, board_, waiters_);
+        signals_, lane->id, board_, waiters_, proven_);
   }
   absl::MutexLock lock(&mu_);
   if (started_) StartLane(*lane);
@@ -124,6 +137,7 @@ absl::Status Engine::RemoveDestination(const std::string& name) {
   JoinLane(*lane);
   watchdog_.Unwatch(*lane->activity);
   waiters_.Remove(name);
+  proven_.Remove(name);
   board_.RemoveDestination(lane->id);
   signals_.DropLane(lane->id);
   std::unique_ptr<Lane> gone;

@@ -36,6 +36,7 @@
 #include "server/core/listener.h"
 #include "server/core/options.h"
 #include "server/core/position_waiters.h"
+#include "server/core/proven_positions.h"
 #include "server/core/signals.h"
 #include "server/core/stall_watchdog.h"
 #include "server/core/status_board.h"
@@ -98,6 +99,7 @@ class Engine {
   StatusBoard board_;
   StallWatchdog watchdog_;
   PositionWaiters waiters_;
+  ProvenPositions proven_;  // written by the verifiers, read by seeded sources
   Listener listener_;
   Activity* listener_activity_ = nullptr;
 

@@ -90,6 +90,10 @@ struct DestinationStatus {
   std::vector<std::string> indexes_building;
   int64_t indexes_built = 0;
   int64_t indexes_total = 0;
+  // Seeding (seeded_source.h): the destination its backlog is read from ("": none), and how many
+  // rows came from it in this run.
+  std::string seed_from;
+  int64_t seed_rows = 0;
 };
 
 struct SourceStatus {

@@ -134,6 +134,8 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
     for (const std::string& name : d.indexes_building) o->add_indexes_building(name);
     o->set_indexes_built(d.indexes_built);
     o->set_indexes_total(d.indexes_total);
+    o->set_seed_from(d.seed_from);
+    o->set_seed_rows(d.seed_rows);
   }
 }
 

@@ -408,5 +408,65 @@ TEST_F(LiveTest, AReloadOnAStandbyAppliesWhenItBecomesActive) {
   EXPECT_EQ(Digest(Conn("b")), Digest(Source()));
 }
 
+// seedFrom: a replica added by a reload reads its backlog from another destination, up to what
+// continuous verification has proven equal there, and the rest from the source.
+constexpr char kSeedSettings[] =
+    R"("verifyIdsPerSecond": 1000000, "verifyPassInterval": 1500, "pollInterval": 300, )"
+    R"("bulkLoadThreshold": 0)";
+
+TEST_F(LiveTest, AReplicaAddedWithASeedReadsItsVerifiedBacklogFromTheSeed) {
+  FillSource(Source(), 1000, 1, 30);
+  const long long backlog = Count(Source());
+  WriteConfig({"a"}, {}, kSeedSettings);
+  StartReplicator();
+  ASSERT_TRUE(WaitUntil([&] { return JsonField(Row("a"), "verified_position") == backlog; }))
+      << Row("a") << replicator_->Log();
+  // Writes go on while c is added and bootstrapped.
+  Writer writer(Source());
+  WriteConfig({"a", "c"}, {{"c", R"("seedFrom": "a")"}}, kSeedSettings);
+  std::string out;
+  ASSERT_EQ(Ctl({"reload"}, &out), 0) << out << replicator_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return Row("c").find("STATE_IN_SYNC") != std::string::npos; }))
+      << Row("c") << replicator_->Log();
+  writer.Stop();
+  ASSERT_TRUE(AllInSync({"a", "c"})) << replicator_->Log();
+  EXPECT_EQ(Digest(Conn("c")), Digest(Source()));
+  ExpectWholeTransactions(Conn("c"), Source());
+  const std::string row = Row("c");
+  EXPECT_NE(row.find("\"seed_from\":\"a\""), std::string::npos) << row;
+  EXPECT_GE(JsonField(row, "seed_rows"), backlog)
+      << "the whole verified backlog from the seed" << row;
+  EXPECT_LE(JsonField(row, "seed_rows"), Count(Source())) << row;
+  const std::string log = replicator_->Log();
+  EXPECT_NE(log.find("\"message\":\"reading from the seed\",\"destination\":\"c\",\"seed\":\"a\","
+                     "\"from_id\":1"),
+            std::string::npos)
+      << log;
+  // Live events after the bootstrap still arrive.
+  InsertEvents(Source(), 3);
+  ASSERT_TRUE(AllInSync({"a", "c"}));
+}
+
+TEST_F(LiveTest, ASeedThatDiffersFromTheSourceGivesNothing) {
+  FillSource(Source(), 300, 1, 20);
+  const long long backlog = Count(Source());
+  WriteConfig({"a"}, {}, kSeedSettings);
+  StartReplicator();
+  ASSERT_TRUE(WaitUntil([&] { return JsonField(Row("a"), "verified_position") == backlog; }))
+      << replicator_->Log();
+  // A row of a altered: continuous verification finds it, and a is no seed while it differs.
+  Exec(Conn("a"), "UPDATE events SET event = event || '{\"tampered\": true}' WHERE id = 40");
+  ASSERT_TRUE(WaitUntil([&] { return Row("a").find("\"diverged\":true") != std::string::npos; }))
+      << Row("a") << replicator_->Log();
+  WriteConfig({"a", "c"}, {{"c", R"("seedFrom": "a")"}}, kSeedSettings);
+  std::string out;
+  ASSERT_EQ(Ctl({"reload"}, &out), 0) << out << replicator_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return Count(Conn("c")) == backlog; })) << replicator_->Log();
+  ASSERT_TRUE(WaitUntil([&] { return Row("c").find("STATE_IN_SYNC") != std::string::npos; }));
+  EXPECT_EQ(Digest(Conn("c")), Digest(Source())) << "copied from the source, not the seed";
+  EXPECT_EQ(JsonField(Row("c"), "seed_rows"), 0) << Row("c");
+  EXPECT_EQ(replicator_->Log().find("\"message\":\"reading from the seed\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace slate::testing

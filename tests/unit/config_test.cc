@@ -254,4 +254,51 @@ TEST(ConfigTest, OnlyADestinationCanStartPausedAndPausedIsABoolean) {
 }
 
 }  // namespace
+TEST(ConfigTest, ASeedIsAnotherDestinationAndNeedsContinuousVerification) {
+  auto ok = ParseConfig(R"({"eventSource": {"host": "s", "databaseName": "e"},
+      "replicationDestinations": [{"name": "a", "host": "a", "databaseName": "e"},
+                                  {"name": "b", "host": "b", "databaseName": "e", "seedFrom": "a"}]})",
+                        Secrets());
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->destinations[0].seed_from, "");
+  EXPECT_EQ(ok->destinations[1].seed_from, "a");
+  bool shown = false;
+  for (const auto& [key, value] : DescribeConfig(*ok)) {
+    if (key == "destination b")
+      shown = value.find("(seeded from a, up to its verified rows)") != std::string::npos;
+  }
+  EXPECT_TRUE(shown) << "the run parameters name the seed";
+
+  auto bad = ParseConfig(R"({"eventSource": {"host": "s", "databaseName": "e", "seedFrom": "a"},
+      "replicationDestinations": [{"name": "a", "host": "a", "databaseName": "e", "seedFrom": "a"},
+                                  {"name": "b", "host": "b", "databaseName": "e", "seedFrom": "z"},
+                                  {"name": "c", "host": "c", "databaseName": "e", "seedFrom": 3}]})",
+                         Secrets());
+  ASSERT_FALSE(bad.ok());
+  const std::string m(bad.status().message());
+  EXPECT_NE(m.find("eventSource.seedFrom: only a destination can be seeded"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("replicationDestinations[0].seedFrom: 'a' names this destination itself"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("replicationDestinations[1].seedFrom: 'z' is not a destination of this "
+                   "config; name one of a, b, c, or remove the key"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("replicationDestinations[2].seedFrom: must be a string"), std::string::npos)
+      << m;
+
+  auto unverified = ParseConfig(R"({"eventSource": {"host": "s", "databaseName": "e"},
+      "verifyIdsPerSecond": 0,
+      "replicationDestinations": [{"name": "a", "host": "a", "databaseName": "e"},
+                                  {"name": "b", "host": "b", "databaseName": "e", "seedFrom": "a"}]})",
+                                Secrets());
+  ASSERT_FALSE(unverified.ok());
+  EXPECT_NE(std::string(unverified.status().message())
+                .find("replicationDestinations[1].seedFrom: needs continuous verification "
+                      "(verifyIdsPerSecond > 0)"),
+            std::string::npos)
+      << unverified.status();
+}
+
 }  // namespace slate::config

@@ -68,7 +68,7 @@ class ContinuousVerifyTest : public ::testing::Test {
         [this]() -> absl::StatusOr<std::unique_ptr<VerifyTarget>> {
           return std::make_unique<Proxy>(destination_, &opened_);
         },
-        signals_, lane_, board_, waiters_);
+        signals_, lane_, board_, waiters_, proven_);
     thread_ = std::thread([this] { verifier_->Run(); });
   }
   void Stop() {
@@ -92,6 +92,7 @@ class ContinuousVerifyTest : public ::testing::Test {
   Signals signals_{clock_};
   StatusBoard board_{clock_, signals_, SourceStatus{}};
   PositionWaiters waiters_{clock_};
+  ProvenPositions proven_;
   EngineOptions options_;
   uint64_t lane_ = 0;
   FakeVerifyTarget source_, destination_;
@@ -115,6 +116,7 @@ TEST_F(ContinuousVerifyTest, APassKeepsToItsBudgetAndFollowsNewCommits) {
   EXPECT_LE(clock_.Now() - start, absl::Seconds(5));
   EXPECT_EQ(destination_.summaries, 5);
   EXPECT_EQ(destination_.rows_read, 0) << "equal ranges are never read row by row";
+  EXPECT_EQ(proven_.Get("d"), 5000) << "what a seeded destination may read from it";
   // New commits are verified as they come, in the same pass.
   source_.Mutate([](auto& rows) {
     for (int64_t id = 5001; id <= 5600; ++id) rows[id] = {id, id * 1000, 10, "m", "{}"};
@@ -125,6 +127,28 @@ TEST_F(ContinuousVerifyTest, APassKeepsToItsBudgetAndFollowsNewCommits) {
   waiters_.Committed("d", 5600);
   ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) { return s.verified_position == 5600; }));
   EXPECT_EQ(Status().verify_passes, 1);
+  EXPECT_EQ(proven_.Get("d"), 5600);
+}
+
+TEST_F(ContinuousVerifyTest, WhatIsProvenHoldsThroughTheNextPassAndFallsToZeroOnADifference) {
+  options_.verify_full_pass_every = absl::Minutes(1);
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_EQ(proven_.Get("d"), 5000);
+  // The next pass from id 1, partway: what the first proved still stands.
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) {
+    return s.verify_passes == 1 && s.verified_position > 0 && s.verified_position < 5000;
+  }));
+  EXPECT_EQ(proven_.Get("d"), 5000);
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 2; }));
+  // A row altered: once found, nothing is proven (a seed that differs is read no more).
+  destination_.Mutate([](auto& rows) { rows[2500].event_md5 = "tampered"; });
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.diverged; }));
+  EXPECT_EQ(proven_.Get("d"), 0);
+  // Mended, the next clean pass proves it again.
+  destination_.Mutate([](auto& rows) { rows[2500].event_md5 = "md5-2500"; });
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return !d.diverged; }));
+  EXPECT_EQ(proven_.Get("d"), 5000);
 }
 
 TEST_F(ContinuousVerifyTest, AChangedOldRowIsFoundByTheNextPassAndARepairClearsIt) {

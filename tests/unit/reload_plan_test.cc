@@ -52,6 +52,17 @@ TEST(ReloadPlanTest, APasswordChangeReconnectsAndAPauseKeyChangeIsReported) {
   EXPECT_TRUE(plan.pause_changed.at("a"));
 }
 
+TEST(ReloadPlanTest, ANewSeedRebuildsTheDestination) {
+  const std::string a = R"({"name": "a", "host": "ha", "databaseName": "d"}, )";
+  const Config running = Parse(a + R"({"name": "b", "host": "hb", "databaseName": "d"})");
+  const Config file =
+      Parse(a + R"({"name": "b", "host": "hb", "databaseName": "d", "seedFrom": "a"})");
+  const ReloadPlan plan = PlanReload(running, file);
+  EXPECT_EQ(plan.reconnected, std::vector<std::string>{"b"});
+  EXPECT_EQ(plan.unchanged, std::vector<std::string>{"a"});
+  EXPECT_EQ(plan.next.destinations[1].seed_from, "a");
+}
+
 TEST(ReloadPlanTest, GlobalSettingsKeepTheirRunningValuesAndAreNamed) {
   const std::string dest = R"({"name": "a", "host": "ha", "databaseName": "d"})";
   const Config running = Parse(dest);

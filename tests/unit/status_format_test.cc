@@ -109,6 +109,27 @@ TEST(StatusFormatTest, ABulkLoadShowsItsPhaseAndABarOfTheIndexBuilds) {
       << out;
 }
 
+TEST(StatusFormatTest, ASeededDestinationNamesItsSeedAndTheRowsItGave) {
+  v1::GetStatusResponse s;
+  s.mutable_source()->set_max_id(1000);
+  auto* seeded = s.add_destinations();
+  seeded->set_name("replica3");
+  seeded->set_state(v1::DestinationStatus::STATE_IN_SYNC);
+  seeded->set_position(1000);
+  seeded->set_seed_from("replica1");
+  seeded->set_seed_rows(990);
+  s.add_destinations()->set_name("replica1");
+  const std::string out = FormatStatus(s);
+  EXPECT_NE(out.find("seeded from replica1: 990 rows read from it (verified there), the rest from "
+                     "the source"),
+            std::string::npos)
+      << out;
+  const size_t seed_row = out.find("\nreplica1 ");
+  ASSERT_NE(seed_row, std::string::npos) << out;
+  EXPECT_EQ(out.find("seeded from", seed_row), std::string::npos)
+      << "only the seeded destination says it" << out;
+}
+
 TEST(StatusFormatTest, AStandbyShowsWhoIsActive) {
   v1::GetStatusResponse s;
   s.mutable_server()->set_version("1.2.3");
