@@ -25,6 +25,9 @@ Scenarios (each system measured in turn, ROUNDS times, medians reported):
                             budget vs off (verifyIdsPerSecond 0), alternated
   repair:                   slatectl repair of a destination whose ts were all truncated to the
                             millisecond (the Node tool's), rows per second beside the catch-up rate
+  seed:                     a third replica added by a reload to a running replicator whose first
+                            replica is verified: bootstrapped from the source vs seeded from the
+                            first replica (seedFrom), alternated; the source's database CPU
   restore:                  slatectl restore (binary COPY) vs restore_events (dblink) of the whole
                             backlog into a fresh source: time, peak memory of the client and of the
                             restoring backend
@@ -491,6 +494,92 @@ END $fill$;""")
                         f"{res['seconds']:.2f} s{extra}")
             self.results["catch_up"][f"{ndest}"] = runs
 
+    def wait_log(self, offset, pred, proc, timeout=900):
+        """Waits for a replicator log line after byte `offset` for which pred(entry) holds."""
+        path = os.path.join(self.work, "replicator.log")
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(path) as f:
+                f.seek(offset)
+                for line in f:
+                    try:
+                        if pred(json.loads(line)):
+                            return
+                    except ValueError:
+                        continue
+            if proc.poll() is not None:
+                sys.exit(f"bench: slate-replicator exited ({proc.returncode}); see {path}")
+            if time.monotonic() > deadline:
+                sys.exit(f"bench: timed out waiting for a log line in {path}")
+            time.sleep(0.05)
+
+    def log_size(self):
+        path = os.path.join(self.work, "replicator.log")
+        return os.path.getsize(path) if os.path.exists(path) else 0
+
+    SEED_VERIFY = 20000  # the seed scenario's verifyIdsPerSecond (to verify the seed sooner)
+
+    def seed(self):
+        """A replica added by a reload, bootstrapped from the source vs from a verified seed."""
+        seed, new = (self.d1, "bench"), (self.d2, "bench")
+        self.truncate([seed, new])
+        n = self.source_max()
+        path = os.path.join(self.work, "seed.json")
+        db = lambda c, d: {"host": "127.0.0.1", "port": c.port, "databaseName": d,  # noqa: E731
+                           "user": "postgres"}
+
+        def write(with_new, seeded):
+            dests = [dict(db(*seed), name="replica1")]
+            if with_new:
+                dests.append(dict(db(*new), name="replica3", **({"seedFrom": "replica1"}
+                                                                 if seeded else {})))
+            cfg = {"eventSource": db(self.src, "bench"), "replicationDestinations": dests,
+                   "verifyIdsPerSecond": self.SEED_VERIFY, "verifyPassInterval": 0}
+            with open(path + ".tmp", "w") as f:
+                json.dump(cfg, f)
+            os.replace(path + ".tmp", path)
+
+        write(False, False)
+        logf = open(os.path.join(self.work, "replicator.log"), "a")
+        offset = self.log_size()
+        proc = subprocess.Popen([self.replicator, "-c", path, "--log-level", "info", "--listen",
+                                 "none", "--metrics-listen", "none"],
+                                stdout=logf, stderr=subprocess.STDOUT)
+        log(f"seed: replica1 catches up and is verified ({n:,} ids at {self.SEED_VERIFY:,}/s)")
+        self.wait_log(offset, lambda e: e.get("message") == "verification pass complete" and
+                      e.get("destination") == "replica1" and e.get("verified_position") == n, proc)
+        indexes = new[0].q(self.INDEX_SET, new[1])
+        runs = {"from the source": [], "seeded": []}
+        for r in range(1, self.args.rounds + 1):
+            for system, seeded in (("from the source", False), ("seeded", True)):
+                offset = self.log_size()
+                mark, cpu0, t0 = self.cpu_mark(), proc_cpu(proc.pid), time.monotonic()
+                write(True, seeded)
+                proc.send_signal(signal.SIGHUP)
+                self.wait_for_id([new], n, proc)
+                self.wait_for_indexes([new], proc)
+                secs = time.monotonic() - t0
+                res = {"seconds": secs, "cpu_seconds": proc_cpu(proc.pid) - cpu0,
+                       **self.cpu_since(mark)}
+                if new[0].q(self.INDEX_SET, new[1]) != indexes:
+                    sys.exit("bench: seed: replica3 does not have its index set back")
+                self.check_same(f"seed, {system}, round {r}", [new])
+                # Off again, emptied for the next run.
+                offset = self.log_size()
+                write(False, False)
+                proc.send_signal(signal.SIGHUP)
+                self.wait_log(offset, lambda e: e.get("message") == "destination removed" and
+                              e.get("destination") == "replica3", proc)
+                self.truncate([new])
+                runs[system].append(res)
+                log(f"seed, round {r}: {system} {secs:.2f} s, source DB CPU "
+                    f"{res['source_db_cpu_seconds']:.2f} s, all DB CPU "
+                    f"{res['db_cpu_seconds']:.2f} s, replicator CPU {res['cpu_seconds']:.2f} s")
+        res_rss = peak_rss_kb(proc.pid)
+        self.stop_replicator(proc)
+        self.results["seed"] = {"runs": runs, "verify_ids_per_second": self.SEED_VERIFY,
+                                "peak_rss_kb": res_rss}
+
     def generate(self, rate, seconds, max_per_tx=10):
         """Commits `rate` source transactions per second (1..max_per_tx events each) for
         `seconds`, from one session, paced by the clock. Returns (first id, last id, achieved
@@ -950,6 +1039,26 @@ END $big$;""")
                          f"{rp['seconds']:.2f} s, {rp['rows_per_second']:,.0f} rows/s{rate}; "
                          f"slatectl verify finding and classifying them all takes "
                          f"{rp['verify_seconds']:.2f} s of it")
+        sd = res.get("seed")
+        if sd:
+            src = sd["runs"]["from the source"]
+            lines.append("")
+            lines.append(f"A third replica of {n:,} events added by a reload, its first replica "
+                         f"verified (verifyIdsPerSecond {sd['verify_ids_per_second']:,}; medians "
+                         f"of {self.args.rounds} rounds)")
+            lines.append("| bootstrap | seconds | source DB CPU s | all DB CPU s | replicator CPU s |")
+            lines.append("|---|---:|---:|---:|---:|")
+            for system in ("from the source", "seeded"):
+                r = sd["runs"][system]
+                lines.append(f"| {system} | {med(r, 'seconds'):.2f} |"
+                             f" {med(r, 'source_db_cpu_seconds'):.2f} |"
+                             f" {med(r, 'db_cpu_seconds'):.1f} | {med(r, 'cpu_seconds'):.2f} |")
+            seeded = sd["runs"]["seeded"]
+            lines.append(f"- the source's database CPU, seeded vs from the source: "
+                         f"{med(seeded, 'source_db_cpu_seconds'):.2f} s vs "
+                         f"{med(src, 'source_db_cpu_seconds'):.2f} s (the new replica's own "
+                         f"continuous verification reads the source in both); replicator peak "
+                         f"RSS {sd['peak_rss_kb'] / 1024:.0f} MB")
         rs = res.get("restore")
         if rs:
             lines.append("")
@@ -996,7 +1105,7 @@ def main():
     p.add_argument("--idle-waiters", type=int, default=2000,
                    help="waits outstanding meanwhile (for an id far ahead)")
     p.add_argument("--only", default="catch-up,steady,max-rate,memory,wait,verify-cost,repair,"
-                   "restore",
+                   "seed,restore",
                    help="comma-separated scenarios to run")
     p.add_argument("--catch-up-destinations", type=lambda s: [int(x) for x in s.split(",")],
                    default=[1, 2], help="the catch-up's destination counts (default 1,2)")
@@ -1037,6 +1146,8 @@ def main():
             b.verify_cost()
         if "repair" in only:
             b.repair_rate()
+        if "seed" in only:
+            b.seed()
         if "restore" in only:
             b.restore()
         b.final_check()
