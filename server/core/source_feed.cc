@@ -187,14 +187,23 @@ std::shared_ptr<SourceFeed::Consumer> SourceFeed::Join(int64_t after_id) {
     consumers_.push_back(c);
     return c;
   }
-  if (!error_.ok() || ended_) return nullptr;
+  auto alone = [&](const char* why) -> std::shared_ptr<Consumer> {
+    log::Info(*log::Get("engine"), "a large read cannot join the shared read of the source",
+              {{"after_id", after_id},
+               {"why", why},
+               {"stream_first_id", buf_.empty() ? last_read_id_ + 1 : buf_.front().id},
+               {"stream_last_id", last_read_id_}});
+    return nullptr;
+  };
+  if (!error_.ok()) return alone("the shared read failed");
+  if (ended_) return alone("the shared read is ending");
   // Join a running stream only where it still holds the rows after `after_id`.
-  if (after_id > last_read_id_) return nullptr;
+  if (after_id > last_read_id_) return alone("it is ahead of the shared read");
   if (buf_.empty()) {
-    if (after_id != last_read_id_) return nullptr;
+    if (after_id != last_read_id_) return alone("the shared read is past it");
     c->next_seq = base_seq_;
   } else {
-    if (buf_.front().id > after_id + 1) return nullptr;  // already dropped
+    if (buf_.front().id > after_id + 1) return alone("the shared read is past it");
     auto it = std::upper_bound(buf_.begin(), buf_.end(), after_id,
                                [](int64_t id, const Row& r) { return id < r.id; });
     c->next_seq = base_seq_ + static_cast<uint64_t>(it - buf_.begin());

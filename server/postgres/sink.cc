@@ -241,6 +241,9 @@ class PgEventSink : public core::EventSink {
     state_ = BatchState::kOpen;  // until the COPY answers
     const int64_t position = position_;
     absl::Status probe = absl::OkStatus();
+    // The answers have usually arrived while the source was read: taking what is there first
+    // spares PQgetResult's poll() (a lost connection shows in PQgetResult's result).
+    (void)PQconsumeInput(conn_.get());
     while (true) {
       PGresult* res = PQgetResult(conn_.get());
       const ExecStatusType st = res == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(res);

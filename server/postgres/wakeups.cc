@@ -34,10 +34,10 @@ class PgWakeupSource : public core::WakeupSource {
   absl::StatusOr<std::vector<std::string>> Wait(absl::Duration timeout) override {
     if (!conn_.is_open()) return absl::UnavailableError(absl::StrCat(what_, ": not connected"));
     std::vector<std::string> out;
-    if (absl::Status s = Collect(&out); !s.ok() || !out.empty()) {
-      if (!s.ok()) return s;
-      return out;
-    }
+    // What libpq has read already (arrived with an earlier answer) is taken without a system
+    // call; otherwise poll() says when there is more (a read first would mostly find nothing).
+    Drain(&out);
+    if (!out.empty()) return out;
     pollfd pfd{PQsocket(conn_.get()), POLLIN, 0};
     const int rc = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
     if (rc < 0 && errno != EINTR) {
@@ -55,11 +55,14 @@ class PgWakeupSource : public core::WakeupSource {
       return absl::UnavailableError(
           absl::StrCat(what_, ": notification connection lost: ", PQerrorMessage(conn_.get())));
     }
+    Drain(out);
+    return absl::OkStatus();
+  }
+  void Drain(std::vector<std::string>* out) {
     while (PGnotify* n = PQnotifies(conn_.get())) {
       out->emplace_back(n->extra != nullptr ? n->extra : "");
       PQfreemem(n);
     }
-    return absl::OkStatus();
   }
 
   ConnParams params_;
