@@ -16,7 +16,9 @@ Scenarios (each system measured in turn, ROUNDS times, medians reported):
                             logical (two subscriptions)
   steady state, 1 and 2 destinations: source commit -> row committed on the destination, at a
                             given rate of source transactions (1-10 events each), p50/p95/p99/max:
-                            logical | slate-replicator
+                            logical | slate-replicator; beside every window the NOTIFY floor
+                            (source commit -> notification at a bare listener) and the
+                            replicator's CPU per source transaction and destination
   highest sustained rate:   a ladder of rates; the highest at which the commit -> arrival p99
                             stays under a second: logical | slate-replicator
   memory:                   the replicator's peak RSS for the backlog above and for one
@@ -616,9 +618,8 @@ CREATE CONSTRAINT TRIGGER note_arrival AFTER INSERT ON events
 ALTER TABLE events ENABLE ALWAYS TRIGGER note_arrival;
 TRUNCATE arrival;"""
 
-    def latencies(self, dests, first, last):
-        """Per source transaction: its source commit time -> the time its last row was committed
-        on the slowest destination, in milliseconds."""
+    def commits(self, first, last):
+        """(first id, last id) of each source transaction in [first, last] -> its commit time."""
         commits = {}
         for line in self.src.q(
                 "SELECT min(id), max(id), extract(epoch FROM pg_xact_commit_timestamp(xmin)) "
@@ -626,6 +627,40 @@ TRUNCATE arrival;"""
                 "pg_xact_commit_timestamp(xmin)").splitlines():
             lo, hi, at = line.split("|")
             commits[(int(lo), int(hi))] = float(at)
+        return commits
+
+    def start_floor(self):
+        """The bare listener (tests/bench/notify_floor.cc), listening once this returns."""
+        tool = os.path.join(self.build, "tests", "slate_notify_floor")
+        if not os.access(tool, os.X_OK):
+            sys.exit(f"build it first: cmake --build {self.args.build_dir} --target "
+                     "slate_notify_floor")
+        p = subprocess.Popen([tool, f"host=127.0.0.1 port={self.src.port} user=postgres "
+                              "dbname=bench"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+        if p.stdout.readline().strip() != "ready":
+            sys.exit("bench: the NOTIFY floor listener did not start")
+        return p
+
+    def floor_latencies(self, listener, first, last):
+        """Per source transaction: its commit -> its notifications reaching the bare listener
+        (ms)."""
+        out, _ = listener.communicate(input="")
+        heard = {}
+        for line in out.splitlines():
+            i, at = line.split()
+            heard[int(i)] = float(at)
+        lat = []
+        for (lo, hi), at in self.commits(first, last).items():
+            if any(i not in heard for i in range(lo, hi + 1)):
+                sys.exit(f"bench: the bare listener missed notifications of ids {lo}-{hi}")
+            lat.append((max(heard[i] for i in range(lo, hi + 1)) - at) * 1000.0)
+        return lat
+
+    def latencies(self, dests, first, last):
+        """Per source transaction: its source commit time -> the time its last row was committed
+        on the slowest destination, in milliseconds."""
+        commits = self.commits(first, last)
         arrived = {}
         for c, db in dests:
             for line in c.q(f"SELECT id, extract(epoch FROM at) FROM arrival "
@@ -659,9 +694,12 @@ TRUNCATE arrival;"""
         _, warm, _ = self.generate(rate, 1)
         self.wait_for_id(dests, warm, proc)
         cpu0 = proc_cpu(proc.pid) if proc else 0.0
+        listener = self.start_floor()
         first, last, achieved = self.generate(rate, seconds)
         self.wait_for_id(dests, last, proc, timeout=600)
-        res = {"achieved_tx_per_second": achieved}
+        floor = self.floor_latencies(listener, first, last)
+        res = {"achieved_tx_per_second": achieved, "floor_p50_ms": pct(floor, 50),
+               "floor_p99_ms": pct(floor, 99)}
         if proc:
             res["cpu_seconds"] = proc_cpu(proc.pid) - cpu0
             res["peak_rss_kb"] = peak_rss_kb(proc.pid)
@@ -731,7 +769,8 @@ TRUNCATE arrival;"""
                     log(f"steady state {rate} tx/s, {ndest} destination(s), round {r}: {system} "
                         f"p50 {res['p50_ms']:.2f} ms, p99 {res['p99_ms']:.2f} ms, "
                         f"max {res['max_ms']:.1f} ms ({res['transactions']} transactions at "
-                        f"{res['achieved_tx_per_second']:.0f}/s)")
+                        f"{res['achieved_tx_per_second']:.0f}/s); NOTIFY floor p50 "
+                        f"{res['floor_p50_ms']:.2f} ms, p99 {res['floor_p99_ms']:.2f} ms")
             self.results["latency"][f"{ndest}"] = {"rate_tx_per_second": rate, "runs": runs}
 
     def max_rate(self):
@@ -957,16 +996,25 @@ END $big$;""")
                          f"destination (ms; medians of {self.args.rounds} windows of "
                          f"{self.args.latency_seconds} s)")
             lines.append("| system | p50 | p95 | p99 | max | vs logical p50 | vs logical p99 |"
-                         " CPU s |")
-            lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+                         " p50 over the NOTIFY floor | CPU s | CPU us per tx per destination |")
+            lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             lp50, lp99 = med(runs["logical"], "p50_ms"), med(runs["logical"], "p99_ms")
+            every = runs["logical"] + runs["slate-replicator"]
+            lines.append(f"| NOTIFY floor (a bare listener beside every window) |"
+                         f" {med(every, 'floor_p50_ms'):.2f} | - | {med(every, 'floor_p99_ms'):.2f}"
+                         f" | - | - | - | - | - | - |")
             for system in ("logical", "slate-replicator"):
                 r = runs[system]
                 cpu = f"{med(r, 'cpu_seconds'):.2f}" if "cpu_seconds" in r[0] else "-"
+                per_tx = "-"
+                if "cpu_seconds" in r[0]:
+                    us = statistics.median(x["cpu_seconds"] / x["transactions"] for x in r)
+                    per_tx = f"{us / int(nd) * 1e6:.0f}"
+                margin = statistics.median(x["p50_ms"] - x["floor_p50_ms"] for x in r)
                 lines.append(f"| {system} | {med(r, 'p50_ms'):.2f} | {med(r, 'p95_ms'):.2f} |"
                              f" {med(r, 'p99_ms'):.2f} | {med(r, 'max_ms'):.2f} |"
                              f" {med(r, 'p50_ms') / lp50:.2f}x | {med(r, 'p99_ms') / lp99:.2f}x |"
-                             f" {cpu} |")
+                             f" {margin:+.2f} ms | {cpu} | {per_tx} |")
         if res["max_rate"]:
             lines.append("")
             lines.append("Highest sustained rate, 1 destination (p99 commit -> arrival < 1 s over "
