@@ -200,12 +200,14 @@ std::unique_ptr<core::Engine> BuildEngine(const config::Config& config,
   const std::string source_what = absl::StrCat("source (", source.Describe(), ")");
   // With several destinations, catch-up reads share one stream of the source while they keep pace
   // (server/core/source_feed.h): up to 4 MB of rows between the fastest and the slowest, or
-  // longer than half a second a whole buffer apart. Destinations added later by a reload read on
-  // their own.
+  // longer than half a second a whole buffer apart; a stream keeps its first rows up to half a
+  // second for those that have not joined yet. Destinations added later by a reload read on their
+  // own.
   std::shared_ptr<core::SourceFeed> feed;
   if (config.destinations.size() > 1) {
     feed = core::SourceFeed::Create(pg::NewEventSource(source, source_what), size_t{4} << 20,
-                                    pg::kSmallReadRows, absl::Milliseconds(500));
+                                    pg::kSmallReadRows, absl::Milliseconds(500),
+                                    /*join_grace=*/absl::Milliseconds(500));
   }
   std::vector<core::DestinationSetup> setups;
   for (size_t i = 0; i < config.destinations.size(); ++i) {

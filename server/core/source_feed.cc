@@ -44,6 +44,7 @@ class SharedSource : public EventSource {
  public:
   SharedSource(std::shared_ptr<SourceFeed> feed, std::unique_ptr<EventSource> own)
       : feed_(std::move(feed)), own_(std::move(own)) {}
+  ~SharedSource() override { feed_->Unregister(); }
 
   absl::Status Connect() override { return own_->Connect(); }
   void Close() override { own_->Close(); }
@@ -128,19 +129,21 @@ absl::StatusOr<bool> FeedReader::Next(EventRow* row) {
 
 std::shared_ptr<SourceFeed> SourceFeed::Create(std::unique_ptr<EventSource> source,
                                                size_t capacity_bytes, int64_t min_rows,
-                                               absl::Duration detach_grace) {
+                                               absl::Duration detach_grace,
+                                               absl::Duration join_grace) {
   std::shared_ptr<SourceFeed> feed(
-      new SourceFeed(std::move(source), capacity_bytes, min_rows, detach_grace));
+      new SourceFeed(std::move(source), capacity_bytes, min_rows, detach_grace, join_grace));
   feed->thread_ = std::thread([raw = feed.get()] { raw->Run(); });
   return feed;
 }
 
 SourceFeed::SourceFeed(std::unique_ptr<EventSource> source, size_t capacity_bytes, int64_t min_rows,
-                       absl::Duration detach_grace)
+                       absl::Duration detach_grace, absl::Duration join_grace)
     : source_(std::move(source)),
       capacity_bytes_(capacity_bytes),
       min_rows_(min_rows),
-      detach_grace_(detach_grace) {}
+      detach_grace_(detach_grace),
+      join_grace_(join_grace) {}
 
 SourceFeed::~SourceFeed() {
   {
@@ -153,7 +156,16 @@ SourceFeed::~SourceFeed() {
 }
 
 std::unique_ptr<EventSource> SourceFeed::NewSharedSource(std::unique_ptr<EventSource> own) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++sources_;
+  }
   return std::make_unique<SharedSource>(shared_from_this(), std::move(own));
+}
+
+void SourceFeed::Unregister() {
+  absl::MutexLock lock(&mu_);
+  --sources_;
 }
 
 int64_t SourceFeed::streams_started() const {
@@ -183,6 +195,8 @@ std::shared_ptr<SourceFeed::Consumer> SourceFeed::Join(int64_t after_id) {
     active_ = true;
     start_ = true;
     ++streams_started_;
+    joined_stream_ = 1;
+    stream_started_ = absl::Now();
     c->next_seq = 0;
     consumers_.push_back(c);
     return c;
@@ -208,6 +222,7 @@ std::shared_ptr<SourceFeed::Consumer> SourceFeed::Join(int64_t after_id) {
                                [](int64_t id, const Row& r) { return id < r.id; });
     c->next_seq = base_seq_ + static_cast<uint64_t>(it - buf_.begin());
   }
+  ++joined_stream_;
   consumers_.push_back(c);
   return c;
 }
@@ -235,7 +250,12 @@ bool SourceFeed::StarvingLocked() const {
   });
 }
 
+bool SourceFeed::HoldingStartLocked() const {
+  return joined_stream_ < sources_ && absl::Now() - stream_started_ < join_grace_;
+}
+
 void SourceFeed::TrimLocked() {
+  if (HoldingStartLocked()) return;
   const uint64_t min = MinNextSeqLocked();
   while (!buf_.empty() && base_seq_ < min) {
     bytes_ -= buf_.front().encoded.size();
@@ -300,6 +320,17 @@ void SourceFeed::StreamFrom(int64_t after_id) {
       TrimLocked();
       if (shutdown_ || consumers_.empty()) return;  // nobody left to read for
       if (buf_.empty() || bytes_ + row.encoded.size() <= capacity_bytes_) break;
+      if (HoldingStartLocked()) {
+        // Full, with the stream's first rows kept for a destination yet to join: wait for it
+        // (or the end of the grace), judging no read meanwhile.
+        const int joined = joined_stream_;
+        auto changed = [this, joined]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return shutdown_ || consumers_.empty() || joined_stream_ != joined;
+        };
+        mu_.AwaitWithTimeout(absl::Condition(&changed),
+                             join_grace_ - (absl::Now() - stream_started_));
+        continue;
+      }
       const bool starving = StarvingLocked();
       if (!starving) starving_since.reset();
       if (starving && !starving_since) starving_since = absl::Now();

@@ -36,10 +36,13 @@ class SourceFeed : public std::enable_shared_from_this<SourceFeed> {
  public:
   // `source` is the feed's own connection; `capacity_bytes` bounds the buffer; reads expecting
   // more than `min_rows` rows use the feed; a read a whole buffer behind a waiting one for longer
-  // than `detach_grace` is detached.
+  // than `detach_grace` is detached. A new stream keeps its first rows for the destinations that
+  // have not joined it yet for up to `join_grace` (destinations that start together rarely make
+  // their first read at the same moment: one that comes a little later still shares the read).
   static std::shared_ptr<SourceFeed> Create(std::unique_ptr<EventSource> source,
                                             size_t capacity_bytes, int64_t min_rows,
-                                            absl::Duration detach_grace);
+                                            absl::Duration detach_grace,
+                                            absl::Duration join_grace = absl::ZeroDuration());
   ~SourceFeed();
 
   // A destination's source: everything goes to `own`, except large reads, which join the feed
@@ -54,7 +57,7 @@ class SourceFeed : public std::enable_shared_from_this<SourceFeed> {
 
  private:
   SourceFeed(std::unique_ptr<EventSource> source, size_t capacity_bytes, int64_t min_rows,
-             absl::Duration detach_grace);
+             absl::Duration detach_grace, absl::Duration join_grace);
   friend class SharedSource;
   friend class FeedReader;
 
@@ -70,8 +73,12 @@ class SourceFeed : public std::enable_shared_from_this<SourceFeed> {
   void InterruptStream();
   void Run();  // the feed's thread
   void StreamFrom(int64_t after_id);
-  // Drops rows every joined consumer has copied.
+  // Drops rows every joined consumer has copied (none while the stream's start is held).
   void TrimLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The stream's first rows are kept: some shared source has not joined this stream yet, within
+  // the join grace.
+  bool HoldingStartLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unregister();  // a shared source is gone
   uint64_t MinNextSeqLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A joined read waits for a row the stream has not read yet.
   bool StarvingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -80,6 +87,7 @@ class SourceFeed : public std::enable_shared_from_this<SourceFeed> {
   const size_t capacity_bytes_;
   const int64_t min_rows_;
   const absl::Duration detach_grace_;
+  const absl::Duration join_grace_;
   mutable absl::Mutex mu_;
   std::deque<Row> buf_ ABSL_GUARDED_BY(mu_);
   uint64_t base_seq_ ABSL_GUARDED_BY(mu_) = 0;  // sequence number of buf_.front()
@@ -94,6 +102,9 @@ class SourceFeed : public std::enable_shared_from_this<SourceFeed> {
   std::vector<std::shared_ptr<Consumer>> consumers_ ABSL_GUARDED_BY(mu_);
   int64_t streams_started_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t detaches_ ABSL_GUARDED_BY(mu_) = 0;
+  int sources_ ABSL_GUARDED_BY(mu_) = 0;        // shared sources alive
+  int joined_stream_ ABSL_GUARDED_BY(mu_) = 0;  // reads that joined the current stream
+  absl::Time stream_started_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

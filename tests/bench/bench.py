@@ -580,7 +580,7 @@ END $fill$;""")
         res_rss = peak_rss_kb(proc.pid)
         self.stop_replicator(proc)
         self.results["seed"] = {"runs": runs, "verify_ids_per_second": self.SEED_VERIFY,
-                                "peak_rss_kb": res_rss}
+                                "peak_rss_kb": res_rss, "events": n}
 
     def generate(self, rate, seconds, max_per_tx=10):
         """Commits `rate` source transactions per second (1..max_per_tx events each) for
@@ -1091,8 +1091,8 @@ END $big$;""")
         if sd:
             src = sd["runs"]["from the source"]
             lines.append("")
-            lines.append(f"A third replica of {n:,} events added by a reload, its first replica "
-                         f"verified (verifyIdsPerSecond {sd['verify_ids_per_second']:,}; medians "
+            lines.append(f"A third replica of {sd['events']:,} events added by a reload, its first "
+                         f"replica verified (verifyIdsPerSecond {sd['verify_ids_per_second']:,}; medians "
                          f"of {self.args.rounds} rounds)")
             lines.append("| bootstrap | seconds | source DB CPU s | all DB CPU s | replicator CPU s |")
             lines.append("|---|---:|---:|---:|---:|")

@@ -23,22 +23,29 @@ class CountingSource : public core::EventSource {
   absl::StatusOr<std::unique_ptr<core::RowReader>> ReadAfter(int64_t after, int64_t up_to,
                                                              int64_t expected) override {
     ++*reads_;
+    afters.push_back(after);
     return inner_.ReadAfter(after, up_to, expected);
   }
 
  private:
   FakeEventSource inner_;
   int* reads_;
+
+ public:
+  std::vector<int64_t> afters;  // each read's after_id
 };
 
 class SourceFeedTest : public ::testing::Test {
  protected:
-  void Build(size_t capacity_bytes) {
+  void Build(size_t capacity_bytes, absl::Duration join_grace = absl::ZeroDuration()) {
     for (int i = 0; i < 500; ++i) db_.AddTransaction(1 + i % 7);  // 1,997 rows
     feed_ = core::SourceFeed::Create(std::make_unique<CountingSource>(db_, &feed_reads_),
-                                     capacity_bytes, /*min_rows=*/100, absl::Milliseconds(1));
+                                     capacity_bytes, /*min_rows=*/100, absl::Milliseconds(1),
+                                     join_grace);
     a_ = feed_->NewSharedSource(std::make_unique<CountingSource>(db_, &own_reads_a_));
-    b_ = feed_->NewSharedSource(std::make_unique<CountingSource>(db_, &own_reads_b_));
+    auto b = std::make_unique<CountingSource>(db_, &own_reads_b_);
+    b_own_ = b.get();
+    b_ = feed_->NewSharedSource(std::move(b));
   }
   // Every row after `after`, as the source has them.
   std::vector<FakeRow> Expected(int64_t after) {
@@ -69,6 +76,7 @@ class SourceFeedTest : public ::testing::Test {
   int feed_reads_ = 0, own_reads_a_ = 0, own_reads_b_ = 0;
   std::shared_ptr<core::SourceFeed> feed_;
   std::unique_ptr<core::EventSource> a_, b_;
+  CountingSource* b_own_ = nullptr;
 };
 
 TEST_F(SourceFeedTest, DestinationsThatKeepPaceShareOneRead) {
@@ -130,6 +138,59 @@ TEST_F(SourceFeedTest, ALateReadJoinsWhereTheBufferStillHoldsItsRows) {
   // Each read ended with one (empty) read of its own, newer than the stream's snapshot.
   EXPECT_EQ(own_reads_a_, 1);
   EXPECT_EQ(own_reads_b_, 1);
+}
+
+TEST_F(SourceFeedTest, AFirstReadALittleLateStillJoinsAtTheStreamsStart) {
+  // Two destinations start together; b's first read comes after a has copied rows. The stream
+  // kept its first rows for b (within the join grace), so b joins at id 0: one read of the source.
+  Build(4096, absl::Hours(1));
+  auto ra = a_->ReadAfter(0, 0, 5000);
+  ASSERT_TRUE(ra.ok());
+  std::vector<FakeRow> got_a, got_b;
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(NextInto(**ra, &got_a));
+  auto rb = b_->ReadAfter(0, 0, 5000);
+  ASSERT_TRUE(rb.ok());
+  bool more_a = true, more_b = true;
+  while (more_a || more_b) {
+    if (more_a) more_a = NextInto(**ra, &got_a);
+    if (more_b) more_b = NextInto(**rb, &got_b);
+  }
+  ExpectSame(got_a, Expected(0));
+  ExpectSame(got_b, Expected(0));
+  EXPECT_EQ(feed_reads_, 1);
+  EXPECT_EQ(feed_->detaches(), 0);
+  EXPECT_EQ(b_own_->afters, std::vector<int64_t>{db_.MaxId()})
+      << "only the empty read after the stream's end";
+}
+
+TEST_F(SourceFeedTest, WithoutAJoinGraceALateFirstReadGoesAlone) {
+  Build(4096);
+  auto ra = a_->ReadAfter(0, 0, 5000);
+  ASSERT_TRUE(ra.ok());
+  std::vector<FakeRow> got_a, got_b;
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(NextInto(**ra, &got_a));
+  auto rb = b_->ReadAfter(0, 0, 5000);  // ids 1.. are gone from the buffer
+  ASSERT_TRUE(rb.ok());
+  while (NextInto(**rb, &got_b)) {
+  }
+  while (NextInto(**ra, &got_a)) {
+  }
+  ExpectSame(got_a, Expected(0));
+  ExpectSame(got_b, Expected(0));
+  EXPECT_EQ(b_own_->afters, std::vector<int64_t>{0}) << "its whole read on its own";
+  EXPECT_EQ(feed_reads_, 1);
+}
+
+TEST_F(SourceFeedTest, ADestinationThatNeverJoinsHoldsTheStreamOnlyForTheGrace) {
+  Build(4096, absl::Milliseconds(20));
+  auto ra = a_->ReadAfter(0, 0, 5000);  // b never reads
+  ASSERT_TRUE(ra.ok());
+  std::vector<FakeRow> got_a;
+  while (NextInto(**ra, &got_a)) {
+  }
+  ExpectSame(got_a, Expected(0));
+  EXPECT_EQ(feed_->detaches(), 0) << "a read waiting on the held start is not judged";
+  EXPECT_EQ(feed_reads_, 1);
 }
 
 TEST_F(SourceFeedTest, RowsCommittedAfterTheStreamStartedAreStillRead) {
