@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite, from a fresh machine: installs the dependencies (if missing), builds
 # (optimised, as shipped), then runs tests/bench/bench.py with these arguments. Not part of the
-# test run: with the default 1M events it takes about 15 minutes.
+# test run: with the default 1M events it takes 15 to 40 minutes, depending on the machine.
 # Usage: tests/bench/run.sh [--events N] [--rounds R] [--rate TX_PER_S] [--only SCENARIOS] ...
 #        (tests/bench/bench.py --help lists them all)
 set -euo pipefail
