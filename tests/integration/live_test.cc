@@ -414,13 +414,23 @@ constexpr char kSeedSettings[] =
     R"("verifyIdsPerSecond": 1000000, "verifyPassInterval": 1500, "pollInterval": 300, )"
     R"("bulkLoadThreshold": 0)";
 
-TEST_F(LiveTest, AReplicaAddedWithASeedReadsItsVerifiedBacklogFromTheSeed) {
-  FillSource(Source(), 1000, 1, 30);
-  const long long backlog = Count(Source());
-  WriteConfig({"a"}, {}, kSeedSettings);
-  StartReplicator();
-  ASSERT_TRUE(WaitUntil([&] { return JsonField(Row("a"), "verified_position") == backlog; }))
-      << Row("a") << replicator_->Log();
+class SeedTest : public LiveTest {
+ protected:
+  // A source of `transactions`, replicated to a alone until verification has proven all of it.
+  void StartWithAVerifiedSeed(int transactions) {
+    FillSource(Source(), transactions, 1, 30);
+    backlog_ = Count(Source());
+    WriteConfig({"a"}, {}, kSeedSettings);
+    StartReplicator();
+    ASSERT_TRUE(WaitUntil([&] { return JsonField(Row("a"), "verified_position") == backlog_; }))
+        << Row("a") << replicator_->Log();
+  }
+  long long backlog_ = 0;
+};
+
+TEST_F(SeedTest, AReplicaAddedWithASeedReadsItsVerifiedBacklogFromTheSeed) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAVerifiedSeed(1000));
+  const long long backlog = backlog_;
   // Writes go on while c is added and bootstrapped.
   Writer writer(Source());
   WriteConfig({"a", "c"}, {{"c", R"("seedFrom": "a")"}}, kSeedSettings);
@@ -447,13 +457,9 @@ TEST_F(LiveTest, AReplicaAddedWithASeedReadsItsVerifiedBacklogFromTheSeed) {
   ASSERT_TRUE(AllInSync({"a", "c"}));
 }
 
-TEST_F(LiveTest, ASeedThatDiffersFromTheSourceGivesNothing) {
-  FillSource(Source(), 300, 1, 20);
-  const long long backlog = Count(Source());
-  WriteConfig({"a"}, {}, kSeedSettings);
-  StartReplicator();
-  ASSERT_TRUE(WaitUntil([&] { return JsonField(Row("a"), "verified_position") == backlog; }))
-      << replicator_->Log();
+TEST_F(SeedTest, ASeedThatDiffersFromTheSourceGivesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartWithAVerifiedSeed(300));
+  const long long backlog = backlog_;
   // A row of a altered: continuous verification finds it, and a is no seed while it differs.
   Exec(Conn("a"), "UPDATE events SET event = event || '{\"tampered\": true}' WHERE id = 40");
   ASSERT_TRUE(WaitUntil([&] { return Row("a").find("\"diverged\":true") != std::string::npos; }))
