@@ -197,16 +197,20 @@ std::shared_ptr<SourceFeed::Consumer> SourceFeed::Join(int64_t after_id) {
     ++streams_started_;
     joined_stream_ = 1;
     stream_started_ = absl::Now();
+    alone_logged_ = false;
     c->next_seq = 0;
     consumers_.push_back(c);
     return c;
   }
   auto alone = [&](const char* why) -> std::shared_ptr<Consumer> {
-    log::Info(*log::Get("engine"), "a large read cannot join the shared read of the source",
-              {{"after_id", after_id},
-               {"why", why},
-               {"stream_first_id", buf_.empty() ? last_read_id_ + 1 : buf_.front().id},
-               {"stream_last_id", last_read_id_}});
+    // Once per stream as info (it means another read of the source); repeats at debug.
+    log::Write(*log::Get("engine"), alone_logged_ ? spdlog::level::debug : spdlog::level::info,
+               "a large read cannot join the shared read of the source",
+               {{"after_id", after_id},
+                {"why", why},
+                {"stream_first_id", buf_.empty() ? last_read_id_ + 1 : buf_.front().id},
+                {"stream_last_id", last_read_id_}});
+    alone_logged_ = true;
     return nullptr;
   };
   if (!error_.ok()) return alone("the shared read failed");

@@ -105,6 +105,7 @@ class SourceFeed : public std::enable_shared_from_this<SourceFeed> {
   int sources_ ABSL_GUARDED_BY(mu_) = 0;        // shared sources alive
   int joined_stream_ ABSL_GUARDED_BY(mu_) = 0;  // reads that joined the current stream
   absl::Time stream_started_ ABSL_GUARDED_BY(mu_);
+  bool alone_logged_ ABSL_GUARDED_BY(mu_) = false;  // a read that could not join was logged
   std::thread thread_;
 };
 
