@@ -425,8 +425,7 @@ END $fill$;""")
         self.truncate(dests)
         n = self.source_max()
         indexes = {(c.name, db): c.q(self.INDEX_SET, db) for c, db in dests}
-        log_offset = os.path.getsize(os.path.join(self.work, "replicator.log")) \
-            if os.path.exists(os.path.join(self.work, "replicator.log")) else 0
+        log_offset = self.log_size()
         started = time.time()
         mark, t0 = self.cpu_mark(), time.monotonic()
         proc = self.start_replicator(dests, extra=extra, log_level="info")

@@ -63,6 +63,15 @@ class SourceFeedTest : public ::testing::Test {
     out->push_back(FakeRow{row.id, row.ts, std::string(row.encoded)});
     return true;
   }
+  // Both reads to their ends, a row of each in turn (two destinations of the same speed).
+  static void ReadInStep(core::RowReader& a, core::RowReader& b, std::vector<FakeRow>* got_a,
+                         std::vector<FakeRow>* got_b) {
+    bool more_a = true, more_b = true;
+    while (more_a || more_b) {
+      if (more_a) more_a = NextInto(a, got_a);
+      if (more_b) more_b = NextInto(b, got_b);
+    }
+  }
   static void ExpectSame(const std::vector<FakeRow>& got, const std::vector<FakeRow>& want) {
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i) {
@@ -85,11 +94,7 @@ TEST_F(SourceFeedTest, DestinationsThatKeepPaceShareOneRead) {
   auto rb = b_->ReadAfter(0, 0, 5000);
   ASSERT_TRUE(ra.ok() && rb.ok());
   std::vector<FakeRow> got_a, got_b;
-  bool more_a = true, more_b = true;
-  while (more_a || more_b) {  // in step, as two destinations of the same speed
-    if (more_a) more_a = NextInto(**ra, &got_a);
-    if (more_b) more_b = NextInto(**rb, &got_b);
-  }
+  ReadInStep(**ra, **rb, &got_a, &got_b);
   ExpectSame(got_a, Expected(0));
   ExpectSame(got_b, Expected(0));
   EXPECT_EQ(feed_reads_, 1);
@@ -126,11 +131,7 @@ TEST_F(SourceFeedTest, ALateReadJoinsWhereTheBufferStillHoldsItsRows) {
   auto rb = b_->ReadAfter(got_a.back().id, 0, 5000);
   ASSERT_TRUE(rb.ok());
   const int64_t joined_at = got_a.back().id;
-  bool more_a = true, more_b = true;
-  while (more_a || more_b) {
-    if (more_a) more_a = NextInto(**ra, &got_a);
-    if (more_b) more_b = NextInto(**rb, &got_b);
-  }
+  ReadInStep(**ra, **rb, &got_a, &got_b);
   ExpectSame(got_a, Expected(0));
   ExpectSame(got_b, Expected(joined_at));
   EXPECT_EQ(feed_reads_, 1);
@@ -150,11 +151,7 @@ TEST_F(SourceFeedTest, AFirstReadALittleLateStillJoinsAtTheStreamsStart) {
   for (int i = 0; i < 50; ++i) ASSERT_TRUE(NextInto(**ra, &got_a));
   auto rb = b_->ReadAfter(0, 0, 5000);
   ASSERT_TRUE(rb.ok());
-  bool more_a = true, more_b = true;
-  while (more_a || more_b) {
-    if (more_a) more_a = NextInto(**ra, &got_a);
-    if (more_b) more_b = NextInto(**rb, &got_b);
-  }
+  ReadInStep(**ra, **rb, &got_a, &got_b);
   ExpectSame(got_a, Expected(0));
   ExpectSame(got_b, Expected(0));
   EXPECT_EQ(feed_reads_, 1);
