@@ -167,7 +167,7 @@ std::string FormatStatus(const v1::GetStatusResponse& status) {
           &out, Pad("", name_width + 2), "verified 1..", d.verified_position(), ", last full pass ",
           Time(d.last_full_verify_time()),
           d.verify_error().empty() ? "" : absl::StrCat(" (held back: ", d.verify_error(), ")"),
-          "\n");
+          d.verify_waits_for_catch_up() ? " (waits for the catch-up to end)" : "", "\n");
     }
   }
   return out;

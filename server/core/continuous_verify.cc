@@ -158,7 +158,20 @@ void ContinuousVerifier::Report() {
     st.diverged_class = shown.total() > 0 ? std::string(DiffClassName(shown.first_class)) : "";
     st.differing_rows = shown.total();
     st.verify_error = error_;
+    st.verify_waits_for_catch_up = yielding_;
   });
+}
+
+bool ContinuousVerifier::YieldsToCatchUp() {
+  const bool yield = board_.Destination(lane_, clock_.Now()).state == DestinationState::kCatchingUp;
+  if (yield == yielding_) return yield;
+  yielding_ = yield;
+  log::Debug(*log::Get("verify"),
+             yield ? "continuous verification waits for the catch-up to end"
+                   : "continuous verification goes on after the catch-up",
+             {{"destination", name_}, {"verified_position", cursor_}});
+  Report();
+  return yield;
 }
 
 void ContinuousVerifier::Prove() {
@@ -206,6 +219,10 @@ void ContinuousVerifier::Run() {
       }
       // New commits are looked for every poll interval.
       if (!signals_.SleepUntil(std::min(next_pass, now + options_.poll_interval), lane_)) break;
+      continue;
+    }
+    if (YieldsToCatchUp()) {
+      if (!signals_.SleepUntil(now + options_.poll_interval, lane_)) break;
       continue;
     }
     const int64_t to = std::min(position, cursor_ + step_);

@@ -8,6 +8,12 @@
 // finds nothing clears it; while diverged, a new pass starts one poll interval after the last one
 // ended, so a repair shows soon.
 //
+// It yields to a catch-up: while the destination is catching up (its loop copies a backlog of
+// more than one batch, a bulk load and its index builds included) it compares nothing, so the
+// copy has the databases to itself, and goes on within a poll interval of the catch-up's end
+// (like a table checksummer that pauses while its replica lags). A diverged destination is
+// verified regardless (a repair must show).
+//
 // It reads only, on sessions of its own (opened through the setup's factories, reopened with
 // backoff after an error), and reads only ids the destination loop has reported committed
 // (position_waiters.h), which never change. Reports to the status board (verified_position, last
@@ -58,6 +64,8 @@ class ContinuousVerifier {
   void StartPass(absl::Time now);
   void EndPass(absl::Time now);
   void Report();
+  // True while the destination is catching up (and not diverged): logs and reports each change.
+  bool YieldsToCatchUp();
   // Publishes how far this run has proven the destination equal (0 while diverged).
   void Prove();
 
@@ -89,6 +97,7 @@ class ContinuousVerifier {
   Differences last_pass_;         // found by the last pass that ended
   std::string error_;
   int failures_ = 0;
+  bool yielding_ = false;     // the last YieldsToCatchUp()
   int64_t proven_up_to_ = 0;  // what Prove() published last
 };
 

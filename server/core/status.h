@@ -83,6 +83,7 @@ struct DestinationStatus {
   std::string diverged_class;
   int64_t differing_rows = 0;
   std::string verify_error;
+  bool verify_waits_for_catch_up = false;
   // Bulk bootstrap (bulk_load.h): "" (none), "bulk_loading" (copying while its secondary indexes
   // are set aside) or "building_indexes"; the indexes being built now; of those set aside, how
   // many are built and how many in all.

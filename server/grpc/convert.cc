@@ -130,6 +130,7 @@ void ToProto(const core::ServerInfo& info, const core::EngineStatus& status, abs
     o->set_diverged_class(d.diverged_class);
     o->set_differing_rows(d.differing_rows);
     o->set_verify_error(d.verify_error);
+    o->set_verify_waits_for_catch_up(d.verify_waits_for_catch_up);
     o->set_phase(d.phase);
     for (const std::string& name : d.indexes_building) o->add_indexes_building(name);
     o->set_indexes_built(d.indexes_built);

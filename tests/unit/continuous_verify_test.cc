@@ -76,6 +76,18 @@ class ContinuousVerifyTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
   DestinationStatus Status() { return board_.Destination(lane_, clock_.Now()); }
+  // What the destination loop would report.
+  void SetLoopState(DestinationState state) {
+    board_.UpdateDestination(lane_, [&](DestinationStatus& d) { d.state = state; });
+  }
+  // Rows first..last, equal on both sides.
+  void AppendBoth(int64_t first, int64_t last) {
+    for (FakeVerifyTarget* t : {&source_, &destination_}) {
+      t->Mutate([&](auto& rows) {
+        for (int64_t id = first; id <= last; ++id) rows[id] = {id, id * 1000, 10, "m", "{}"};
+      });
+    }
+  }
   // Waits for pred, moving the time to the verifier's next deadline whenever it does not hold.
   bool DriveUntil(const std::function<bool(const DestinationStatus&)>& pred) {
     const absl::Time give_up = absl::Now() + kWait;
@@ -118,12 +130,7 @@ TEST_F(ContinuousVerifyTest, APassKeepsToItsBudgetAndFollowsNewCommits) {
   EXPECT_EQ(destination_.rows_read, 0) << "equal ranges are never read row by row";
   EXPECT_EQ(proven_.Get("d"), 5000) << "what a seeded destination may read from it";
   // New commits are verified as they come, in the same pass.
-  source_.Mutate([](auto& rows) {
-    for (int64_t id = 5001; id <= 5600; ++id) rows[id] = {id, id * 1000, 10, "m", "{}"};
-  });
-  destination_.Mutate([&](auto& rows) {
-    for (int64_t id = 5001; id <= 5600; ++id) rows[id] = {id, id * 1000, 10, "m", "{}"};
-  });
+  AppendBoth(5001, 5600);
   waiters_.Committed("d", 5600);
   ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) { return s.verified_position == 5600; }));
   EXPECT_EQ(Status().verify_passes, 1);
@@ -198,6 +205,40 @@ TEST_F(ContinuousVerifyTest, AChangedOldRowIsFoundByTheNextPassAndARepairClearsI
   EXPECT_FALSE(d.diverged);
   EXPECT_EQ(d.differing_rows, 0);
   EXPECT_EQ(d.state, DestinationState::kInSync);
+}
+
+TEST_F(ContinuousVerifyTest, ACatchUpHoldsItBackUntilItEnds) {
+  SetLoopState(DestinationState::kCatchingUp);
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_waits_for_catch_up; }));
+  // A minute of its time passes: nothing is compared, nothing proven.
+  const absl::Time minute_later = clock_.Now() + absl::Minutes(1);
+  ASSERT_TRUE(DriveUntil([&](const DestinationStatus&) { return clock_.Now() >= minute_later; }));
+  EXPECT_EQ(destination_.summaries, 0);
+  EXPECT_EQ(Status().verified_position, 0);
+  EXPECT_EQ(proven_.Get("d"), 0);
+  // The catch-up ends: within a poll interval it goes on, and the pass completes.
+  SetLoopState(DestinationState::kInSync);
+  const absl::Time caught_up = clock_.Now();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verified_position > 0; }));
+  EXPECT_LE(clock_.Now() - caught_up, options_.poll_interval);
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_FALSE(Status().verify_waits_for_catch_up);
+  EXPECT_EQ(Status().verified_position, 5000);
+}
+
+TEST_F(ContinuousVerifyTest, ADivergedDestinationIsVerifiedWhileItCatchesUp) {
+  destination_.Mutate([](auto& rows) { rows[100].event_md5 = "tampered"; });
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  ASSERT_TRUE(Status().diverged);
+  // A catch-up of new rows: the verdict must stay current (a repair must show), so it goes on.
+  SetLoopState(DestinationState::kCatchingUp);
+  AppendBoth(5001, 5600);
+  waiters_.Committed("d", 5600);
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& s) { return s.verified_position == 5600; }));
+  EXPECT_FALSE(Status().verify_waits_for_catch_up);
+  EXPECT_EQ(Status().state, DestinationState::kDiverged);
 }
 
 TEST_F(ContinuousVerifyTest, TruncatedTimestampsAreReportedAsTheirClass) {

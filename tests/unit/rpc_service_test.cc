@@ -182,6 +182,7 @@ TEST_F(RpcServiceTest, GetStatusCarriesContinuousVerification) {
     d.diverged_at = 77;
     d.diverged_class = "content";
     d.differing_rows = 2;
+    d.verify_waits_for_catch_up = true;
   });
   v1::GetStatusResponse r;
   auto c = Context();
@@ -196,6 +197,7 @@ TEST_F(RpcServiceTest, GetStatusCarriesContinuousVerification) {
   EXPECT_EQ(d.diverged_at_id(), 77);
   EXPECT_EQ(d.diverged_class(), "content");
   EXPECT_EQ(d.differing_rows(), 2);
+  EXPECT_TRUE(d.verify_waits_for_catch_up());
 }
 
 TEST_F(RpcServiceTest, WatchPushesChangesAndEndsWhenEverythingStopped) {

@@ -130,6 +130,33 @@ TEST(StatusFormatTest, ASeededDestinationNamesItsSeedAndTheRowsItGave) {
       << "only the seeded destination says it" << out;
 }
 
+TEST(StatusFormatTest, VerificationSaysHowFarAndWhatHoldsItBack) {
+  v1::GetStatusResponse s;
+  s.mutable_source()->set_max_id(1000);
+  auto* waiting = s.add_destinations();
+  waiting->set_name("new1");
+  waiting->set_state(v1::DestinationStatus::STATE_CATCHING_UP);
+  waiting->set_position(400);
+  waiting->set_verify_enabled(true);
+  waiting->set_verify_waits_for_catch_up(true);
+  auto* held = s.add_destinations();
+  held->set_name("replica1");
+  held->set_state(v1::DestinationStatus::STATE_IN_SYNC);
+  held->set_position(1000);
+  held->set_verify_enabled(true);
+  held->set_verified_position(700);
+  held->set_verify_error("source down");
+  const std::string out = FormatStatus(s);
+  const size_t second = out.find("\nreplica1 ");
+  ASSERT_NE(second, std::string::npos) << out;
+  const size_t waits = out.find("verified 1..0, last full pass - (waits for the catch-up to end)");
+  EXPECT_LT(waits, second) << out;
+  EXPECT_NE(out.find("verified 1..700, last full pass - (held back: source down)", second),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("waits for the catch-up", second), std::string::npos) << out;
+}
+
 TEST(StatusFormatTest, AStandbyShowsWhoIsActive) {
   v1::GetStatusResponse s;
   s.mutable_server()->set_version("1.2.3");
