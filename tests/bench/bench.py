@@ -1134,8 +1134,7 @@ END $big$;""")
                          f"{med(seeded, 'source_db_cpu_seconds'):.2f} s vs "
                          f"{med(src, 'source_db_cpu_seconds'):.2f} s (the new replica's own "
                          f"continuous verification waits for its catch-up in both); replicator "
-                         f"peak "
-                         f"RSS {sd['peak_rss_kb'] / 1024:.0f} MB")
+                         f"peak RSS {sd['peak_rss_kb'] / 1024:.0f} MB")
         rs = res.get("restore")
         if rs:
             lines.append("")
