@@ -15,6 +15,7 @@ namespace {
 class CountingSource : public core::EventSource {
  public:
   CountingSource(const FakeSourceDb& db, int* reads) : inner_(db), reads_(reads) {}
+  std::vector<int64_t> afters;  // each read's after_id
   absl::Status Connect() override { return inner_.Connect(); }
   void Close() override {}
   void Interrupt() override {}
@@ -30,9 +31,6 @@ class CountingSource : public core::EventSource {
  private:
   FakeEventSource inner_;
   int* reads_;
-
- public:
-  std::vector<int64_t> afters;  // each read's after_id
 };
 
 class SourceFeedTest : public ::testing::Test {
@@ -62,6 +60,15 @@ class SourceFeedTest : public ::testing::Test {
     if (!more.ok() || !*more) return false;
     out->push_back(FakeRow{row.id, row.ts, std::string(row.encoded)});
     return true;
+  }
+  // b's first read, after a's read from the start has copied `rows` rows (into got_a).
+  std::unique_ptr<core::RowReader> StartBAfterAHasCopied(core::RowReader& a, int rows,
+                                                         std::vector<FakeRow>* got_a) {
+    for (int i = 0; i < rows; ++i) {
+      if (!NextInto(a, got_a)) return nullptr;
+    }
+    auto rb = b_->ReadAfter(0, 0, 5000);
+    return rb.ok() ? std::move(*rb) : nullptr;
   }
   // Both reads to their ends, a row of each in turn (two destinations of the same speed).
   static void ReadInStep(core::RowReader& a, core::RowReader& b, std::vector<FakeRow>* got_a,
@@ -148,10 +155,9 @@ TEST_F(SourceFeedTest, AFirstReadALittleLateStillJoinsAtTheStreamsStart) {
   auto ra = a_->ReadAfter(0, 0, 5000);
   ASSERT_TRUE(ra.ok());
   std::vector<FakeRow> got_a, got_b;
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(NextInto(**ra, &got_a));
-  auto rb = b_->ReadAfter(0, 0, 5000);
-  ASSERT_TRUE(rb.ok());
-  ReadInStep(**ra, **rb, &got_a, &got_b);
+  std::unique_ptr<core::RowReader> rb = StartBAfterAHasCopied(**ra, 50, &got_a);
+  ASSERT_NE(rb, nullptr);
+  ReadInStep(**ra, *rb, &got_a, &got_b);
   ExpectSame(got_a, Expected(0));
   ExpectSame(got_b, Expected(0));
   EXPECT_EQ(feed_reads_, 1);
@@ -166,10 +172,9 @@ TEST_F(SourceFeedTest, WithoutAJoinGraceALateFirstReadGoesAlone) {
   ASSERT_TRUE(ra.ok());
   std::vector<FakeRow> got_a, got_b;
   // More rows than 4096 bytes hold: the buffer cannot still have id 1.
-  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(NextInto(**ra, &got_a));
-  auto rb = b_->ReadAfter(0, 0, 5000);
-  ASSERT_TRUE(rb.ok());
-  while (NextInto(**rb, &got_b)) {
+  std::unique_ptr<core::RowReader> rb = StartBAfterAHasCopied(**ra, 1000, &got_a);
+  ASSERT_NE(rb, nullptr);
+  while (NextInto(*rb, &got_b)) {
   }
   while (NextInto(**ra, &got_a)) {
   }
