@@ -146,12 +146,13 @@ absl::StatusOr<PassResult> RunCopyPass(EventSource& source, const std::vector<Ev
   result.position = position;
   if (sinks.empty()) return absl::InvalidArgumentError("RunCopyPass needs at least one sink");
   Pipeline batches(sinks, observer);
-  if (options.expected_rows > 0) {
-    RETURN_IF_ERROR(batches.SendFirstBegin(position));
-  }
+  // The read first: it is what the rows wait for (the destination answers its BEGIN sooner).
   auto reader_or = source.ReadAfter(position, options.up_to_id, options.expected_rows);
   if (!reader_or.ok()) return reader_or.status();
   std::unique_ptr<RowReader> reader = std::move(*reader_or);
+  if (options.expected_rows > 0) {
+    RETURN_IF_ERROR(batches.SendFirstBegin(position));
+  }
   int64_t last_id = position;  // last row written (committed or not)
   int64_t last_ts = 0;
   int64_t group_first_id = 0;  // first id of the source transaction being written

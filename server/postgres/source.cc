@@ -138,14 +138,19 @@ class PgEventSource : public core::EventSource {
 };
 
 // Rows of one prepared SELECT (binary results), framed as binary COPY tuples; then, if the SELECT
-// hit its limit, a COPY for the rest.
+// hit its limit, a COPY for the rest. The SELECT is sent when the reader is made and its result
+// awaited at the first Next(), so the caller's other sends (the destination's BEGIN) go while the
+// source works.
 class SmallRowReader : public core::RowReader {
  public:
-  SmallRowReader(PgEventSource& source, PGresult* res, int64_t up_to_id)
-      : source_(source), res_(res), rows_(PQntuples(res)), up_to_id_(up_to_id) {}
-  ~SmallRowReader() override { PQclear(res_); }
+  SmallRowReader(PgEventSource& source, int64_t up_to_id) : source_(source), up_to_id_(up_to_id) {}
+  ~SmallRowReader() override {
+    if (!awaited_) DrainResults();  // abandoned before its result: the connection stays usable
+    PQclear(res_);
+  }
 
   absl::StatusOr<bool> Next(core::EventRow* row) override {
+    if (!awaited_) RETURN_IF_ERROR(Await());
     if (rest_ != nullptr) return rest_->Next(row);
     if (next_ < rows_) {
       const int r = next_++;
@@ -173,6 +178,23 @@ class SmallRowReader : public core::RowReader {
   }
 
  private:
+  absl::Status Await() {
+    awaited_ = true;
+    res_ = PQgetResult(source_.conn_.get());
+    if (res_ == nullptr || PQresultStatus(res_) != PGRES_TUPLES_OK) {
+      absl::Status s = source_.conn_.ResultError(res_, "reading events");  // clears res_
+      res_ = nullptr;
+      DrainResults();
+      return source_.Failed(s);
+    }
+    rows_ = PQntuples(res_);
+    DrainResults();  // the end of the query's results
+    return absl::OkStatus();
+  }
+  void DrainResults() {
+    while (PGresult* r = PQgetResult(source_.conn_.get())) PQclear(r);
+  }
+
   static void AppendBe(std::string* out, uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
   }
@@ -183,9 +205,10 @@ class SmallRowReader : public core::RowReader {
   }
 
   PgEventSource& source_;
-  PGresult* res_;
-  const int rows_;
   const int64_t up_to_id_;
+  bool awaited_ = false;
+  PGresult* res_ = nullptr;
+  int rows_ = 0;
   int next_ = 0;
   int64_t last_id_ = 0;
   std::string tuple_;
@@ -207,12 +230,11 @@ absl::StatusOr<std::unique_ptr<core::RowReader>> PgEventSource::SmallRead(int64_
       absl::StrCat(up_to_id > 0 ? up_to_id : std::numeric_limits<int64_t>::max());
   const std::string limit = absl::StrCat(kSmallReadRows);
   const char* values[3] = {after.c_str(), up_to.c_str(), limit.c_str()};
-  PGresult* res = PQexecPrepared(conn_.get(), sql::kSmallReadStatement, 3, values, nullptr, nullptr,
-                                 /*resultFormat=*/1);
-  if (res == nullptr || PQresultStatus(res) != PGRES_TUPLES_OK) {
-    return conn_.ResultError(res, "reading events");
+  if (PQsendQueryPrepared(conn_.get(), sql::kSmallReadStatement, 3, values, nullptr, nullptr,
+                          /*resultFormat=*/1) != 1) {
+    return conn_.ResultError(nullptr, "reading events");
   }
-  return std::unique_ptr<core::RowReader>(new SmallRowReader(*this, res, up_to_id));
+  return std::unique_ptr<core::RowReader>(new SmallRowReader(*this, up_to_id));
 }
 
 }  // namespace

@@ -88,6 +88,48 @@ TEST_F(AdaptersTest, SmallAndLargeReadsGiveTheSameBytesAndSmallOnesGoOnPastTheir
   EXPECT_EQ(bounded.back().encoded, copied[1499].encoded);
 }
 
+TEST_F(AdaptersTest, ASmallReadIsSentFirstAndAwaitedAtItsFirstRow) {
+  FillSource(Src(), 3, 2, 2);  // ids 1-6
+  auto source = pg::NewEventSource(SrcParams(), "source");
+  ASSERT_TRUE(source->Connect().ok());
+  // Abandoned before its result was read: the session is still usable, and the next read whole.
+  {
+    auto sent = source->ReadAfter(0, 0, 6);
+    ASSERT_TRUE(sent.ok()) << sent.status();
+  }
+  auto head = source->Head();
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_EQ(head->max_id, 6);
+  auto reader = source->ReadAfter(2, 0, 4);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  core::EventRow row;
+  int64_t rows = 0;
+  while (true) {
+    auto more = (*reader)->Next(&row);
+    ASSERT_TRUE(more.ok()) << more.status();
+    if (!*more) break;
+    EXPECT_EQ(row.id, 3 + rows++);
+  }
+  EXPECT_EQ(rows, 4);
+  // A read the source refuses (a role that may not read events): sent without complaint, its
+  // error shows at the first row and names the read.
+  Exec(Src(), "DROP ROLE IF EXISTS slate_no_read; CREATE ROLE slate_no_read LOGIN");
+  ConnParams no_read = SrcParams();
+  no_read.user = "slate_no_read";
+  {
+    auto refused_source = pg::NewEventSource(no_read, "source");
+    ASSERT_TRUE(refused_source->Connect().ok());
+    auto refused = refused_source->ReadAfter(0, 0, 6);
+    ASSERT_TRUE(refused.ok()) << refused.status();
+    auto first = (*refused)->Next(&row);
+    ASSERT_FALSE(first.ok());
+    EXPECT_NE(first.status().message().find("reading events"), std::string::npos) << first.status();
+    EXPECT_NE(first.status().message().find("permission denied"), std::string::npos)
+        << first.status();
+  }
+  Exec(Src(), "DROP ROLE slate_no_read");
+}
+
 TEST_F(AdaptersTest, ParallelWritesCopyEverythingWholeAndInOrder) {
   FillSource(Src(), 1500, 1, 30);  // about 23,000 events
   auto source = pg::NewEventSource(SrcParams(), "source");
