@@ -169,6 +169,34 @@ def proc_cpu(pid, children=False):
     return t / CLK_TCK
 
 
+def sleeps(pid):
+    """Voluntary context switches of every thread of `pid` so far: each is one sleep (a blocking
+    poll or wait) and the wake-up after it."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def wakeup_cost(build):
+    """CPU microseconds per thread sleep and wake-up on this machine, wall microseconds per
+    round trip between two threads, CPU microseconds per plain system call
+    (tests/bench/wakeup_cost.cc); None when the tool is not built."""
+    tool = os.path.join(build, "tests", "slate_wakeup_cost")
+    if not os.access(tool, os.X_OK):
+        return None
+    wake, trip, call = subprocess.run([tool], capture_output=True, text=True,
+                                      check=True).stdout.split()
+    return {"wakeup_cpu_us": float(wake), "round_trip_wall_us": float(trip),
+            "syscall_cpu_us": float(call)}
+
+
 def children_of(pid):
     out = []
     for d in os.listdir("/proc"):
@@ -729,6 +757,7 @@ TRUNCATE arrival;"""
         _, warm, _ = self.generate(rate, 1)
         self.wait_for_id(dests, warm, proc)
         cpu0 = proc_cpu(proc.pid) if proc else 0.0
+        sleeps0 = sleeps(proc.pid) if proc else 0
         listener = self.start_floor()
         first, last, achieved = self.generate(rate, seconds)
         self.wait_for_id(dests, last, proc, timeout=600)
@@ -737,6 +766,7 @@ TRUNCATE arrival;"""
                "floor_p99_ms": pct(floor, 99)}
         if proc:
             res["cpu_seconds"] = proc_cpu(proc.pid) - cpu0
+            res["sleeps"] = sleeps(proc.pid) - sleeps0
             res["peak_rss_kb"] = peak_rss_kb(proc.pid)
             self.stop_replicator(proc)
         else:
@@ -1031,25 +1061,34 @@ END $big$;""")
                          f"destination (ms; medians of {self.args.rounds} windows of "
                          f"{self.args.latency_seconds} s)")
             lines.append("| system | p50 | p95 | p99 | max | vs logical p50 | vs logical p99 |"
-                         " p50 over the NOTIFY floor | CPU s | CPU us per tx per destination |")
-            lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                         " p50 over the NOTIFY floor | CPU s | CPU us per tx per destination |"
+                         " sleeps per tx |")
+            lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
             lp50, lp99 = med(runs["logical"], "p50_ms"), med(runs["logical"], "p99_ms")
             every = runs["logical"] + runs["slate-replicator"]
             lines.append(f"| NOTIFY floor (a bare listener beside every window) |"
                          f" {med(every, 'floor_p50_ms'):.2f} | - | {med(every, 'floor_p99_ms'):.2f}"
-                         f" | - | - | - | - | - | - |")
+                         f" | - | - | - | - | - | - | - |")
             for system in ("logical", "slate-replicator"):
                 r = runs[system]
                 cpu = f"{med(r, 'cpu_seconds'):.2f}" if "cpu_seconds" in r[0] else "-"
-                per_tx = "-"
+                per_tx = slept = "-"
                 if "cpu_seconds" in r[0]:
                     us = statistics.median(x["cpu_seconds"] / x["transactions"] for x in r)
                     per_tx = f"{us / int(nd) * 1e6:.0f}"
+                if "sleeps" in r[0]:
+                    slept = f"{statistics.median(x['sleeps'] / x['transactions'] for x in r):.1f}"
                 margin = statistics.median(x["p50_ms"] - x["floor_p50_ms"] for x in r)
                 lines.append(f"| {system} | {med(r, 'p50_ms'):.2f} | {med(r, 'p95_ms'):.2f} |"
                              f" {med(r, 'p99_ms'):.2f} | {med(r, 'max_ms'):.2f} |"
                              f" {med(r, 'p50_ms') / lp50:.2f}x | {med(r, 'p99_ms') / lp99:.2f}x |"
-                             f" {margin:+.2f} ms | {cpu} | {per_tx} |")
+                             f" {margin:+.2f} ms | {cpu} | {per_tx} | {slept} |")
+        wake = res["machine"].get("wakeup")
+        if res["latency"] and wake:
+            lines.append(f"(This machine: a thread's sleep and wake-up costs "
+                         f"{wake['wakeup_cpu_us']:.0f} us of CPU, a round trip between two "
+                         f"threads {wake['round_trip_wall_us']:.0f} us, a plain system call "
+                         f"{wake['syscall_cpu_us']:.2f} us: tests/bench/wakeup_cost.cc.)")
         if res["max_rate"]:
             lines.append("")
             lines.append("Highest sustained rate, 1 destination (p99 commit -> arrival < 1 s over "
@@ -1209,6 +1248,7 @@ def main():
         log(f"{b.source_max():,} events, ~{b.results['event_bytes']} bytes of JSON each; "
             f"work dir {b.work}")
         b.results["machine"] = machine()
+        b.results["machine"]["wakeup"] = wakeup_cost(b.build)
         if "catch-up" in only:
             b.catch_up()
         if "steady" in only or "max-rate" in only:

@@ -11,5 +11,5 @@ BUILD_DIR=${SLATE_BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DSLATE_WARNINGS_AS_ERRORS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   ${SLATE_CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD_DIR" -j2 --target slate-replicator slatectl slate_wait_bench \
-  slate_notify_floor
+  slate_notify_floor slate_wakeup_cost
 exec python3 tests/bench/bench.py --build-dir "$BUILD_DIR" "$@"
