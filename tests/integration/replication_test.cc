@@ -270,9 +270,12 @@ TEST_F(ReplicationTest, WorksWithTheOriginalTriggerThatSendsTheEvent) {
                                     absl::Seconds(30)));
   Exec(Source(), R"sql(SELECT insert_events($$($1[1], $2, '{"id": 77, "entityName": "x"}')$$))sql");
   ASSERT_TRUE(AllCaughtUp());
-  const core::EngineStatus s = engine->Snapshot();
-  EXPECT_GE(s.source.notifications_total, 1);
-  EXPECT_EQ(s.source.malformed_notifications_total, 0);
+  // The destinations' first pass may copy the event before the listener has read its
+  // notification: the notification is waited for.
+  ASSERT_TRUE(engine->board().Await(
+      [](const core::EngineStatus& s) { return s.source.notifications_total >= 1; },
+      absl::Seconds(30)));
+  EXPECT_EQ(engine->Snapshot().source.malformed_notifications_total, 0);
 }
 
 // Destinations on their own clusters, so one can be stopped.
