@@ -18,7 +18,9 @@ Scenarios (each system measured in turn, ROUNDS times, medians reported):
                             given rate of source transactions (1-10 events each), p50/p95/p99/max:
                             logical | slate-replicator; beside every window the NOTIFY floor
                             (source commit -> notification at a bare listener) and the
-                            replicator's CPU per source transaction and destination
+                            replicator's CPU and sleeps (voluntary context switches) per source
+                            transaction, beside what one sleep and wake-up costs on this machine
+                            (tests/bench/wakeup_cost.cc, run once on the idle machine)
   highest sustained rate:   a ladder of rates; the highest at which the commit -> arrival p99
                             stays under a second: logical | slate-replicator
   memory:                   the replicator's peak RSS for the backlog above and for one
