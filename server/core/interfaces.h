@@ -77,8 +77,9 @@ class EventSource {
   virtual absl::StatusOr<std::optional<FirstEvent>> First() = 0;
   // Rows with after_id < id (<= up_to_id unless it is 0), in id order. `expected_rows` is the
   // caller's guess (0: unknown); a small read may take a cheaper path than a large one. Abandoning
-  // the reader early (destroying it) is allowed. A read may only be sent here and awaited at the
-  // first Next() (its errors show there), so the caller can start other work meanwhile.
+  // the reader early (destroying it) is allowed. ReadAfter may just send the read: its result is
+  // then awaited at the first Next(), where its errors show, so the caller can start other work
+  // meanwhile.
   virtual absl::StatusOr<std::unique_ptr<RowReader>> ReadAfter(int64_t after_id, int64_t up_to_id,
                                                                int64_t expected_rows) = 0;
 };

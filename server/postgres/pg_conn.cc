@@ -59,6 +59,11 @@ absl::Status PgConn::ResultError(PGresult* res, const std::string& context) {
   return StatusFromSqlState(sqlstate, message, absl::StrCat(what_, ": ", context));
 }
 
+void PgConn::DrainResults() {
+  if (conn_ == nullptr) return;
+  while (PGresult* r = PQgetResult(conn_)) PQclear(r);
+}
+
 PGresult* PgConn::Execute(const std::string& sql) {
   if (call_limit_ == absl::InfiniteDuration()) return PQexec(conn_, sql.c_str());
   CallDeadline deadline(PQsocket(conn_), call_limit_);

@@ -46,6 +46,9 @@ class PgConn {
   absl::Status PutCopyData(std::string* buf);
   // The error of `res` (may be null) as a Status; clears `res`.
   absl::Status ResultError(PGresult* res, const std::string& context);
+  // Reads and drops every result still to come of the query sent last (blocks until it ends),
+  // so the session can take the next one. Nothing when closed.
+  void DrainResults();
 
  private:
   PGresult* Execute(const std::string& sql);

@@ -65,11 +65,11 @@ class PgRestoreTarget : public core::RestoreTarget {
     PGresult* res = PQgetResult(conn_.get());
     if (res == nullptr || PQresultStatus(res) != PGRES_COMMAND_OK) {
       absl::Status s = conn_.ResultError(res, "writing events");
-      while (PGresult* r = PQgetResult(conn_.get())) PQclear(r);
+      conn_.DrainResults();
       return s;
     }
     PQclear(res);
-    while (PGresult* r = PQgetResult(conn_.get())) PQclear(r);
+    conn_.DrainResults();
     return absl::OkStatus();
   }
 
@@ -87,7 +87,7 @@ class PgRestoreTarget : public core::RestoreTarget {
   void Abort() override {
     if (copying_) {
       (void)PQputCopyEnd(conn_.get(), "restore abandoned");
-      while (PGresult* r = PQgetResult(conn_.get())) PQclear(r);
+      conn_.DrainResults();
       copying_ = false;
     }
     if (in_tx_) (void)conn_.Exec("ROLLBACK");

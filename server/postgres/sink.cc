@@ -106,7 +106,7 @@ class PgEventSink : public core::EventSink {
     state_ = BatchState::kOpen;  // from here, a failure leaves the transaction to AbortBatch
     PGresult* res = PQgetResult(conn_.get());
     if (res == nullptr || PQresultStatus(res) != PGRES_COMMAND_OK) {
-      DrainResults();
+      conn_.DrainResults();
       return InDoubt(conn_.ResultError(res, "writing events"));
     }
     PQclear(res);
@@ -114,15 +114,15 @@ class PgEventSink : public core::EventSink {
       // The COMMIT that followed the COPY in the same query string.
       res = PQgetResult(conn_.get());
       if (res == nullptr || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        DrainResults();
+        conn_.DrainResults();
         return InDoubt(conn_.ResultError(res, "committing events"));
       }
       PQclear(res);
-      DrainResults();
+      conn_.DrainResults();
       state_ = BatchState::kIdle;
       return batch_bytes_;
     }
-    DrainResults();
+    conn_.DrainResults();
     // The batch before this one has committed by now: its last id must be visible.
     auto probe = conn_.Query(sql::RowExists(position_));
     if (!probe.ok()) return probe.status();
@@ -155,7 +155,7 @@ class PgEventSink : public core::EventSink {
       state_ = BatchState::kEnded;
     }
     if (state_ == BatchState::kEnded) {
-      DrainResults();  // an ended BeginBatch batch may have committed here (see EndBatch)
+      conn_.DrainResults();  // an ended BeginBatch batch may have committed here (see EndBatch)
       state_ = BatchState::kOpen;
     }
     if (state_ == BatchState::kOpen) (void)conn_.Exec("ROLLBACK");
@@ -260,7 +260,7 @@ class PgEventSink : public core::EventSink {
         }
       } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         absl::Status s = conn_.ResultError(res, "starting to write events");
-        DrainResults();
+        conn_.DrainResults();
         return s;
       }
       PQclear(res);
@@ -291,9 +291,6 @@ class PgEventSink : public core::EventSink {
   }
 
   absl::Status Flush() { return conn_.PutCopyData(&buf_); }
-  void DrainResults() {
-    while (PGresult* r = PQgetResult(conn_.get())) PQclear(r);
-  }
 
   // Constant after construction.
   const ConnParams params_;

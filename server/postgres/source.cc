@@ -53,7 +53,7 @@ class PgRowReader : public core::RowReader {
       return conn_.ResultError(res, "reading events");
     }
     PQclear(res);
-    while ((res = PQgetResult(conn_.get())) != nullptr) PQclear(res);
+    conn_.DrainResults();
     done_ = true;
     if (!framer_.ended()) {
       return absl::DataLossError(
@@ -145,7 +145,8 @@ class SmallRowReader : public core::RowReader {
  public:
   SmallRowReader(PgEventSource& source, int64_t up_to_id) : source_(source), up_to_id_(up_to_id) {}
   ~SmallRowReader() override {
-    if (!awaited_) DrainResults();  // abandoned before its result: the connection stays usable
+    // Abandoned before its result: the connection stays usable.
+    if (!awaited_) source_.conn_.DrainResults();
     PQclear(res_);
   }
 
@@ -184,15 +185,12 @@ class SmallRowReader : public core::RowReader {
     if (res_ == nullptr || PQresultStatus(res_) != PGRES_TUPLES_OK) {
       absl::Status s = source_.conn_.ResultError(res_, "reading events");  // clears res_
       res_ = nullptr;
-      DrainResults();
+      source_.conn_.DrainResults();
       return source_.Failed(s);
     }
     rows_ = PQntuples(res_);
-    DrainResults();  // the end of the query's results
+    source_.conn_.DrainResults();  // the end of the query's results
     return absl::OkStatus();
-  }
-  void DrainResults() {
-    while (PGresult* r = PQgetResult(source_.conn_.get())) PQclear(r);
   }
 
   static void AppendBe(std::string* out, uint64_t v, int bytes) {

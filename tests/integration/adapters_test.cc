@@ -88,7 +88,7 @@ TEST_F(AdaptersTest, SmallAndLargeReadsGiveTheSameBytesAndSmallOnesGoOnPastTheir
   EXPECT_EQ(bounded.back().encoded, copied[1499].encoded);
 }
 
-TEST_F(AdaptersTest, ASmallReadIsSentFirstAndAwaitedAtItsFirstRow) {
+TEST_F(AdaptersTest, ASmallReadIsAwaitedAtItsFirstRowAndMayBeAbandonedBeforeIt) {
   FillSource(Src(), 3, 2, 2);  // ids 1-6
   auto source = pg::NewEventSource(SrcParams(), "source");
   ASSERT_TRUE(source->Connect().ok());
