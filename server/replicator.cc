@@ -170,9 +170,7 @@ core::DestinationSetup BuildDestination(const config::Config& config, size_t ind
     s.verify_source = [source, source_what] {
       return pg::NewVerifyTarget(source, source_what, /*ts_millis=*/false);
     };
-    s.verify_destination = [dest, what] {
-      return pg::NewVerifyTarget(dest, what, /*ts_millis=*/false);
-    };
+    s.verify_destination = [dest, what] { return pg::NewDestinationVerifyTarget(dest, what); };
   }
   if (!d.seed_from.empty()) {
     for (const config::DatabaseConfig& seed : config.destinations) {

@@ -1,6 +1,7 @@
 #include "server/core/continuous_verify.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 
@@ -17,6 +18,9 @@ namespace {
 int64_t StepFor(int64_t ids_per_second) {
   return std::clamp<int64_t>(ids_per_second / 10, 64, 100000);
 }
+
+// How often the checkpoint is saved while verifying: what a crash can cost to compare again.
+constexpr absl::Duration kCheckpointEvery = absl::Seconds(10);
 
 }  // namespace
 
@@ -90,6 +94,7 @@ void ContinuousVerifier::EndPass(absl::Time now) {
   const bool same_verdict = was_diverged && last_pass_.total() == pass_differences_.total();
   last_pass_ = pass_differences_;
   Prove();
+  Checkpoint(/*force=*/true);
   // While a divergence stays as it was, passes repeat every poll interval: not worth a line each.
   log::Write(*log::Get("verify"), same_verdict ? spdlog::level::debug : spdlog::level::info,
              "verification pass complete",
@@ -138,7 +143,10 @@ bool ContinuousVerifier::Step(int64_t to) {
     }
   }
   cursor_ = to;
+  const int64_t was_proven = proven_up_to_;
   Prove();
+  // A difference found proves nothing any more: a restart must not go on from the old proof.
+  Checkpoint(/*force=*/was_proven > 0 && proven_up_to_ == 0);
   if (failures_ > 0) {
     log::Info(*log::Get("verify"), "continuous verification goes on", {{"destination", name_}});
   }
@@ -191,6 +199,112 @@ void ContinuousVerifier::Prove() {
   proven_.Set(name_, proven);
 }
 
+bool ContinuousVerifier::Restore() {
+  VerifyTarget* s = nullptr;
+  VerifyTarget* d = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    s = source_.get();
+    d = destination_.get();
+  }
+  absl::StatusOr<std::optional<VerifyCheckpoint>> cp = d->LoadCheckpoint();
+  if (cp.status().code() == absl::StatusCode::kUnimplemented) {
+    keep_checkpoint_ = false;
+    restored_ = true;
+    return true;
+  }
+  if (cp.status().code() == absl::StatusCode::kFailedPrecondition) {
+    CannotKeep(cp.status());  // e.g. a table this user may not read
+    restored_ = true;
+    return true;
+  }
+  if (!cp.ok()) {
+    Failed(cp.status());
+    return false;
+  }
+  restored_ = true;
+  if (!cp->has_value() || (*cp)->proven_through <= 0) return true;
+  const VerifyCheckpoint& c = **cp;
+  // The same table, and the row it names on both sides as it was when proven: the same source,
+  // and a destination neither rebuilt nor emptied since.
+  absl::StatusOr<SummaryPair> row = SummarizeBoth(*s, *d, c.proven_through, c.proven_through);
+  if (!row.ok()) {
+    restored_ = false;
+    Failed(row.status());
+    return false;
+  }
+  if (c.table_replaced || row->source.count != 1 || row->source != row->destination ||
+      row->destination.digest != c.digest) {
+    log::Info(*log::Get("verify"),
+              "the destination's verification checkpoint does not match the databases; verifying "
+              "from id 1",
+              {{"destination", name_}, {"checkpoint", c.proven_through}});
+    return true;
+  }
+  cursor_ = std::min(c.pass_through, c.proven_through);
+  pass_started_ = c.pass_started;
+  last_full_pass_ = c.last_full_pass;
+  pass_ended_ = c.last_full_pass != absl::InfinitePast() && c.last_full_pass >= c.pass_started;
+  proven_up_to_ = c.proven_through;
+  proven_.Set(name_, proven_up_to_);
+  last_saved_ = clock_.Now();
+  saved_ = c;
+  log::Info(
+      *log::Get("verify"), "continuous verification goes on from its checkpoint",
+      {{"destination", name_},
+       {"verified_position", cursor_},
+       {"proven_position", proven_up_to_},
+       {"pass_started", absl::FormatTime(absl::RFC3339_sec, pass_started_, absl::UTCTimeZone())}});
+  Report();
+  return true;
+}
+
+void ContinuousVerifier::CannotKeep(const absl::Status& why) {
+  keep_checkpoint_ = false;
+  log::Info(*log::Get("verify"),
+            "continuous verification cannot keep its checkpoint in the destination, so each "
+            "start verifies it from id 1; to keep it, let the replicator's user create tables "
+            "there (GRANT CREATE ON SCHEMA public)",
+            {{"destination", name_}, {"error", log::StatusText(why)}});
+}
+
+void ContinuousVerifier::Checkpoint(bool force) {
+  if (!keep_checkpoint_ || !restored_) return;
+  const absl::Time now = clock_.Now();
+  if (!force && now - last_saved_ < kCheckpointEvery) return;
+  VerifyTarget* d = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    d = destination_.get();
+  }
+  if (d == nullptr) return;
+  VerifyCheckpoint c;
+  c.pass_started = pass_started_;
+  c.last_full_pass = last_full_pass_;
+  c.proven_through = proven_up_to_;  // 0 while a difference stands
+  if (c.proven_through > 0) c.pass_through = cursor_;
+  if (c.pass_started == saved_.pass_started && c.pass_through == saved_.pass_through &&
+      c.proven_through == saved_.proven_through && c.last_full_pass == saved_.last_full_pass) {
+    return;  // nothing new
+  }
+  last_saved_ = now;
+  if (c.proven_through > 0) {
+    absl::StatusOr<RangeSummary> row = d->Summarize(c.proven_through, c.proven_through);
+    if (!row.ok() || row->count != 1) return;  // the next step reports a lost session
+    c.digest = row->digest;
+  }
+  const absl::Status saved = d->SaveCheckpoint(c);
+  if (saved.ok()) saved_ = c;
+  if (saved.code() == absl::StatusCode::kUnimplemented) {
+    keep_checkpoint_ = false;
+  } else if (saved.code() == absl::StatusCode::kFailedPrecondition) {
+    CannotKeep(saved);
+  } else if (!saved.ok()) {
+    log::Debug(*log::Get("verify"), "saving the verification checkpoint failed",
+               {{"destination", name_}, {"error", log::StatusText(saved)}});
+  }
+}
+
 void ContinuousVerifier::Run() {
   if (options_.verify_ids_per_second <= 0) return;
   Backoff backoff(options_.initial_retry_delay, options_.max_retry_delay);
@@ -206,11 +320,16 @@ void ContinuousVerifier::Run() {
       if (!signals_.SleepUntil(clock_.Now() + backoff.Next(), lane_)) break;
       continue;
     }
+    if (!restored_ && !Restore()) {
+      if (!signals_.SleepUntil(clock_.Now() + backoff.Next(), lane_)) break;
+      continue;
+    }
     const absl::Time now = clock_.Now();
     const int64_t position = positions_.Position(name_);
     if (cursor_ >= position) {
       // Every committed row is verified in this pass.
       if (!pass_ended_ && cursor_ > 0) EndPass(now);
+      Checkpoint(/*force=*/false);  // the last rows verified, once due
       absl::Time next_pass = absl::InfiniteFuture();
       if (options_.verify_full_pass_every > absl::ZeroDuration()) {
         next_pass = pass_started_ + options_.verify_full_pass_every;

@@ -22,6 +22,16 @@
 // difference found before it, kept across passes, 0 once a difference is found), which is what a
 // destination seeded from this one may read from it.
 //
+// Checkpoint: the destination keeps how far verification has got (VerifyTarget::SaveCheckpoint:
+// the pass's start and position, what is proven, and the checksum of the last proven row), saved
+// when it has moved, at most every ten seconds (a stop or a crash loses at most that much
+// verifying), at each pass's end, and at once when a difference is found (which proves nothing
+// any more). A start goes on from it, so a restart does not compare the whole history again (the
+// pass from id 1 still comes verify_full_pass_every after the stored pass began), but only when
+// the row it names is still equal on both sides as it was proven (the same source, a destination
+// not rebuilt or truncated); otherwise it starts from id 1. A destination that may not keep it
+// (no CREATE privilege) is verified from id 1 at each start, with one info line.
+//
 // Threads: Run() on its own thread until a stop or the lane ends; Interrupt() from any thread
 // fails its blocked call.
 
@@ -68,6 +78,12 @@ class ContinuousVerifier {
   bool YieldsToCatchUp();
   // Publishes how far this run has proven the destination equal (0 while diverged).
   void Prove();
+  // Goes on from the destination's checkpoint, when it holds; false on an error (reported).
+  bool Restore();
+  // Saves the checkpoint when one is due (`force`: now).
+  void Checkpoint(bool force);
+  // The destination may not keep it: says so once, and keeps none in this run.
+  void CannotKeep(const absl::Status& why);
 
   // Constant after construction.
   const EngineOptions& options_;
@@ -99,6 +115,10 @@ class ContinuousVerifier {
   int failures_ = 0;
   bool yielding_ = false;     // the last YieldsToCatchUp()
   int64_t proven_up_to_ = 0;  // what Prove() published last
+  bool restored_ = false;     // Restore() done
+  bool keep_checkpoint_ = true;
+  absl::Time last_saved_ = absl::InfinitePast();
+  VerifyCheckpoint saved_;  // what was saved (or restored) last
 };
 
 }  // namespace slate::core

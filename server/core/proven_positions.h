@@ -1,9 +1,10 @@
 #pragma once
 
 // What continuous verification has proven: per destination, ids 1..N compared equal to the
-// source in this run, with no difference found (0 while the destination is diverged). A
-// destination seeded from another (seeded_source.h) reads from it only rows up to its proven
-// position. The verifier of each destination writes it; seeded sources read it.
+// source, in this run or by the run whose checkpoint it went on from (continuous_verify.h), with
+// no difference found (0 while the destination is diverged). A destination seeded from another
+// (seeded_source.h) reads from it only rows up to its proven position. The verifier of each
+// destination writes it; seeded sources read it.
 //
 // Threads: thread-safe, each call one short lock.
 

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace slate::core {
 
@@ -54,7 +55,21 @@ struct RowDigest {
   std::string event_md5;
 };
 
-// One database, read-only. Used by one thread at a time.
+// How far continuous verification has got with one destination (continuous_verify.h), as the
+// destination keeps it, so that a restart goes on from there rather than from id 1.
+struct VerifyCheckpoint {
+  absl::Time pass_started;     // the pass from id 1 it belongs to
+  int64_t pass_through = 0;    // ids 1..pass_through compared equal in that pass
+  int64_t proven_through = 0;  // the highest id proven equal (>= pass_through); 0: nothing
+  absl::Time last_full_pass = absl::InfinitePast();  // when the last pass from id 1 ended
+  std::string digest;  // Summarize(proven_through, proven_through).digest, equal on both sides
+  // Loaded: the destination's table is no longer the one it was saved for (emptied and filled
+  // again, rebuilt, rewritten), so its rows were not the ones proven.
+  bool table_replaced = false;
+};
+
+// One database, read-only (but for the checkpoint a destination keeps). Used by one thread at a
+// time.
 class VerifyTarget {
  public:
   virtual ~VerifyTarget() = default;
@@ -69,6 +84,15 @@ class VerifyTarget {
   virtual absl::StatusOr<std::vector<RowSummary>> Rows(int64_t from_id, int64_t to_id) = 0;
   // Thread-safe: fails a call blocked in another thread at once, and every later one.
   virtual void Interrupt() {}
+  // The verification checkpoint this database keeps (nullopt: none yet), and replacing it.
+  // Unimplemented: this target keeps none; FailedPrecondition: it may not (privileges).
+  virtual absl::StatusOr<std::optional<VerifyCheckpoint>> LoadCheckpoint() {
+    return absl::UnimplementedError("this target keeps no verification checkpoint");
+  }
+  virtual absl::Status SaveCheckpoint(const VerifyCheckpoint& checkpoint) {
+    (void)checkpoint;
+    return absl::UnimplementedError("this target keeps no verification checkpoint");
+  }
 };
 
 // Opens a VerifyTarget (a session of its own); Unavailable when the database does not answer.

@@ -20,7 +20,10 @@ Scenarios (each system measured in turn, ROUNDS times, medians reported):
                             (source commit -> notification at a bare listener) and the
                             replicator's CPU and sleeps (voluntary context switches) per source
                             transaction, beside what one sleep and wake-up costs on this machine
-                            (tests/bench/wakeup_cost.cc, run once on the idle machine)
+                            (tests/bench/wakeup_cost.cc, run once on the idle machine); the
+                            replicator's destinations are verified first, as a long-running
+                            replicator's are, and each window's replicator goes on from their
+                            verification checkpoints
   highest sustained rate:   a ladder of rates; the highest at which the commit -> arrival p99
                             stays under a second: logical | slate-replicator
   memory:                   the replicator's peak RSS for the backlog above and for one
@@ -792,13 +795,29 @@ TRUNCATE arrival;"""
         self.wait_for_id([(self.d1, "logical"), (self.d2, "logical")], everything)
         for i, c in enumerate((self.d1, self.d2)):
             c.q(f"ALTER SUBSCRIPTION live{i} DISABLE", "logical")
-        self.level_replicator_destinations()
+        self.level_replicator_destinations(verified=True)
 
-    def level_replicator_destinations(self):
-        """Brings both of the replicator's destinations level with the source."""
+    CHECKPOINT_SQL = ("SELECT CASE WHEN to_regclass('slate_replicator_verification') IS NULL "
+                      "THEN 0 ELSE (SELECT coalesce(max(proven_through), 0) FROM "
+                      "slate_replicator_verification WHERE last_full_pass IS NOT NULL) END")
+
+    def level_replicator_destinations(self, verified=False):
+        """Brings both of the replicator's destinations level with the source. `verified`: and
+        waits for continuous verification's checkpoint in each to cover everything, as a
+        replicator that has run a while has (the steady windows' replicators start from it, so
+        they measure the live path, not a first pass over the whole history)."""
         dests = [(self.d1, "bench"), (self.d2, "bench")]
-        proc = self.start_replicator(dests)
-        self.wait_for_id(dests, self.source_max(), proc)
+        proc = self.start_replicator(dests, extra={"verifyIdsPerSecond": 1000000} if verified
+                                     else None)
+        n = self.source_max()
+        self.wait_for_id(dests, n, proc)
+        if verified:
+            log(f"steady state: the destinations verified up to {n:,} first (their checkpoints)")
+            deadline = time.monotonic() + 900
+            while any(int(c.q(self.CHECKPOINT_SQL, db) or 0) < n for c, db in dests):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("bench: the destinations' verification did not reach the head")
+                time.sleep(0.2)
         self.stop_replicator(proc)
 
     def final_check(self):

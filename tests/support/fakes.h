@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -230,7 +231,47 @@ class FakeVerifyTarget : public core::VerifyTarget {
   absl::StatusOr<core::RangeSummary> Summarize(int64_t from, int64_t to) override {
     absl::MutexLock lock(&mu_);
     ++summaries;
+    if (from < to) ranges.emplace_back(from, to);
     return Sum(from, to);
+  }
+  // The ranges of more than one id summarized (the verifier's steps), in order.
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  int64_t LowestRangeStart() {
+    absl::MutexLock lock(&mu_);
+    int64_t lowest = 0;
+    for (const auto& r : ranges) lowest = lowest == 0 ? r.first : std::min(lowest, r.first);
+    return lowest;
+  }
+  void ClearRanges() {
+    absl::MutexLock lock(&mu_);
+    ranges.clear();
+  }
+  // The verification checkpoint: kept only when `keeps_checkpoint` (else Unimplemented); a save
+  // fails with `save_error` when set.
+  bool keeps_checkpoint = false;
+  absl::Status save_error;
+  int save_attempts = 0;
+  std::optional<core::VerifyCheckpoint> checkpoint;
+  std::optional<core::VerifyCheckpoint> Stored() {
+    absl::MutexLock lock(&mu_);
+    return checkpoint;
+  }
+  int SaveAttempts() {
+    absl::MutexLock lock(&mu_);
+    return save_attempts;
+  }
+  absl::StatusOr<std::optional<core::VerifyCheckpoint>> LoadCheckpoint() override {
+    absl::MutexLock lock(&mu_);
+    if (!keeps_checkpoint) return core::VerifyTarget::LoadCheckpoint();
+    return checkpoint;
+  }
+  absl::Status SaveCheckpoint(const core::VerifyCheckpoint& c) override {
+    absl::MutexLock lock(&mu_);
+    if (!keeps_checkpoint) return core::VerifyTarget::SaveCheckpoint(c);
+    ++save_attempts;
+    if (!save_error.ok()) return save_error;
+    checkpoint = c;
+    return absl::OkStatus();
   }
   core::RangeSummary Sum(int64_t from, int64_t to) const {
     core::RangeSummary s;

@@ -35,6 +35,10 @@ class Proxy : public VerifyTarget {
   absl::StatusOr<std::vector<RowSummary>> Rows(int64_t a, int64_t b) override {
     return t_.Rows(a, b);
   }
+  absl::StatusOr<std::optional<VerifyCheckpoint>> LoadCheckpoint() override {
+    return t_.LoadCheckpoint();
+  }
+  absl::Status SaveCheckpoint(const VerifyCheckpoint& c) override { return t_.SaveCheckpoint(c); }
 
  private:
   FakeVerifyTarget& t_;
@@ -74,6 +78,19 @@ class ContinuousVerifyTest : public ::testing::Test {
   void Stop() {
     signals_.RequestStop();
     if (thread_.joinable()) thread_.join();
+  }
+  // The verifier stopped and a new one started, as a restart of the replicator does: a new lane
+  // and status, nothing proven yet.
+  void Restart() {
+    signals_.EndLane(lane_);
+    if (thread_.joinable()) thread_.join();
+    lane_ = signals_.AddLane(false, "");
+    DestinationStatus d;
+    d.name = "d";
+    board_.AddDestination(lane_, d);
+    proven_.Remove("d");
+    destination_.ClearRanges();
+    Start();
   }
   DestinationStatus Status() { return board_.Destination(lane_, clock_.Now()); }
   // What the destination loop would report.
@@ -269,6 +286,96 @@ TEST_F(ContinuousVerifyTest, AnUnreachableDatabaseHoldsItBackAndItGoesOn) {
   }
   ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
   EXPECT_TRUE(Status().verify_error.empty());
+}
+
+TEST_F(ContinuousVerifyTest, ARestartGoesOnFromTheCheckpointTheDestinationKeeps) {
+  destination_.keeps_checkpoint = true;
+  options_.verify_ids_per_second = 100;  // steps of 64 ids, 50 s for the pass
+  const absl::Time started = clock_.Now();
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) {
+    return d.verified_position >= 2500 && d.verified_position < 4000;
+  }));
+  const int64_t stopped_at = Status().verified_position;
+  Restart();
+  // Saved every ten seconds of verifying: at least twice in the 25 s it took to get this far.
+  const std::optional<VerifyCheckpoint> saved = destination_.Stored();
+  ASSERT_TRUE(saved.has_value());
+  const int64_t at = saved->pass_through;
+  EXPECT_GE(at, 1000);
+  EXPECT_LE(at, stopped_at);
+  EXPECT_EQ(saved->proven_through, at);
+  EXPECT_EQ(saved->pass_started, started);
+  EXPECT_EQ(saved->digest, destination_.Sum(at, at).digest);
+  // The new run proves at once what the checkpoint holds, and compares only the rest.
+  ASSERT_TRUE(DriveUntil([&](const DestinationStatus& d) { return d.verified_position >= at; }));
+  EXPECT_GE(proven_.Get("d"), at);
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_EQ(destination_.LowestRangeStart(), at + 1);
+  EXPECT_EQ(Status().verified_position, 5000);
+  EXPECT_EQ(proven_.Get("d"), 5000);
+  // The pass's end is kept too: a restart now compares nothing old, and the next pass from id 1
+  // is due an hour after the first began, not an hour after the restart.
+  const std::optional<VerifyCheckpoint> ended = destination_.Stored();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->pass_through, 5000);
+  EXPECT_GT(ended->last_full_pass, ended->pass_started);
+  Restart();
+  ASSERT_TRUE(DriveUntil([&](const DestinationStatus& d) {
+    return d.verified_position == 5000 && d.last_full_verify == ended->last_full_pass;
+  }));
+  EXPECT_EQ(destination_.LowestRangeStart(), 0) << "nothing compared again";
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_EQ(destination_.LowestRangeStart(), 1);
+  EXPECT_GE(clock_.Now() - started, absl::Hours(1));
+  EXPECT_LT(clock_.Now() - started, absl::Hours(1) + absl::Seconds(60));  // + its 50 s
+}
+
+TEST_F(ContinuousVerifyTest, ACheckpointWhoseRowChangedIsNotTrusted) {
+  destination_.keeps_checkpoint = true;
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  ASSERT_TRUE(destination_.Stored().has_value());
+  EXPECT_EQ(destination_.Stored()->proven_through, 5000);
+  // While it is stopped, the row the checkpoint names changes (a rebuilt or restored replica).
+  signals_.EndLane(lane_);
+  thread_.join();
+  destination_.Mutate([](auto& rows) { rows[5000].event_md5 = "other"; });
+  Restart();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.diverged; }));
+  EXPECT_EQ(destination_.LowestRangeStart(), 1) << "verified from id 1";
+  EXPECT_EQ(Status().diverged_at, 5000);
+  EXPECT_EQ(proven_.Get("d"), 0);
+}
+
+TEST_F(ContinuousVerifyTest, ADifferenceFoundClearsTheCheckpointAtOnce) {
+  destination_.keeps_checkpoint = true;
+  options_.verify_full_pass_every = absl::Minutes(1);
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  destination_.Mutate([](auto& rows) { rows[2500].event_md5 = "tampered"; });
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.diverged; }));
+  // Saved at once (not ten seconds later, not at the pass's end): a restart must find it again.
+  const std::optional<VerifyCheckpoint> saved = destination_.Stored();
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->proven_through, 0);
+  Restart();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.diverged; }));
+  EXPECT_EQ(destination_.LowestRangeStart(), 1);
+  EXPECT_EQ(Status().diverged_at, 2500);
+}
+
+TEST_F(ContinuousVerifyTest, ADestinationThatMayNotKeepTheCheckpointIsVerifiedAsBefore) {
+  destination_.keeps_checkpoint = true;
+  destination_.save_error = absl::FailedPreconditionError("permission denied for schema public");
+  Start();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_EQ(Status().verified_position, 5000);
+  EXPECT_TRUE(Status().verify_error.empty()) << "not an error of verification";
+  EXPECT_EQ(destination_.SaveAttempts(), 1) << "tried once, then no more";
+  Restart();
+  ASSERT_TRUE(DriveUntil([](const DestinationStatus& d) { return d.verify_passes == 1; }));
+  EXPECT_EQ(destination_.LowestRangeStart(), 1);
 }
 
 TEST_F(ContinuousVerifyTest, OffReportsNothing) {
