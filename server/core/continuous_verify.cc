@@ -326,6 +326,11 @@ void ContinuousVerifier::Run() {
     }
     const absl::Time now = clock_.Now();
     const int64_t position = positions_.Position(name_);
+    if (position < cursor_) {
+      // Gone on from a checkpoint, before the destination loop has reported its position.
+      if (!signals_.SleepUntil(now + options_.poll_interval, lane_)) break;
+      continue;
+    }
     if (cursor_ >= position) {
       // Every committed row is verified in this pass.
       if (!pass_ended_ && cursor_ > 0) EndPass(now);

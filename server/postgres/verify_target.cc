@@ -131,19 +131,19 @@ class PgVerifyTarget : public core::VerifyTarget {
     }
     std::string q = "BEGIN READ WRITE; ";
     if (!table_made_) {
-      // Quiet: "already exists, skipping" would reach stderr through libpq.
+      // Made (and described) only when missing: a table someone else made and granted is
+      // written as it is.
       absl::StrAppend(
-          &q, "SET LOCAL client_min_messages = warning; CREATE TABLE IF NOT EXISTS ",
+          &q, "DO $$BEGIN IF to_regclass('", kCheckpointTable, "') IS NULL THEN CREATE TABLE ",
           kCheckpointTable,
           " (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), pass_started "
           "timestamptz NOT NULL, pass_through bigint NOT NULL, proven_through bigint NOT NULL, "
           "last_full_pass timestamptz, digest text NOT NULL, table_file oid NOT NULL, saved_at "
-          "timestamptz NOT NULL); "
-          "COMMENT ON TABLE ",
+          "timestamptz NOT NULL); COMMENT ON TABLE ",
           kCheckpointTable,
           " IS 'slate-replicator: how far continuous verification has compared this "
           "destination with its source, so a restart goes on from there. Safe to drop: the next "
-          "start then verifies from id 1.'; ");
+          "start then verifies from id 1.'; END IF; END$$; ");
     }
     absl::StrAppend(&q, "INSERT INTO ", kCheckpointTable, " VALUES (true, ",
                     TimestampOf(c.pass_started), ", ", c.pass_through, ", ", c.proven_through, ", ",
