@@ -77,6 +77,14 @@ class ContinuousVerifyTest : public ::testing::Test {
              StatusJson().find(want) != std::string::npos;
     });
   }
+  // The first pass over the rows of SetUp has ended.
+  bool AwaitFirstPass() {
+    return WaitUntil([&] {
+      return Metric("slate_replicator_destination_verified_position") ==
+                 static_cast<double>(total_) &&
+             Metric("slate_replicator_destination_last_full_verify_timestamp_seconds") > 0;
+    });
+  }
   void InSync() {
     const std::string want = Digest(Src());
     ASSERT_TRUE(WaitUntil([&] { return Digest(Dst()) == want; })) << replicator_->Log();
@@ -92,11 +100,7 @@ class ContinuousVerifyTest : public ::testing::Test {
 TEST_F(ContinuousVerifyTest, AChangedOrDeletedOldRowIsFoundWhileCopyingGoesOn) {
   StartReplicator();
   InSync();
-  ASSERT_TRUE(WaitUntil([&] {
-    return Metric("slate_replicator_destination_verified_position") ==
-               static_cast<double>(total_) &&
-           Metric("slate_replicator_destination_last_full_verify_timestamp_seconds") > 0;
-  })) << replicator_->Log();
+  ASSERT_TRUE(AwaitFirstPass()) << replicator_->Log();
   EXPECT_EQ(Metric("slate_replicator_destination_diverged"), 0);
 
   // An old row changed on the replica.
@@ -173,11 +177,7 @@ TEST_F(ContinuousVerifyTest, ARestartGoesOnFromTheCheckpointKeptInTheDestination
   config_ = Config("hourly.json", "postgres", 3600000);
   StartReplicator();
   InSync();
-  ASSERT_TRUE(WaitUntil([&] {
-    return Metric("slate_replicator_destination_verified_position") ==
-               static_cast<double>(total_) &&
-           Metric("slate_replicator_destination_last_full_verify_timestamp_seconds") > 0;
-  })) << replicator_->Log();
+  ASSERT_TRUE(AwaitFirstPass()) << replicator_->Log();
   const double pass_ended =
       Metric("slate_replicator_destination_last_full_verify_timestamp_seconds");
   // Kept in the destination, proven up to its last row (saved at the pass's end).
