@@ -14,13 +14,13 @@
 // (like a table checksummer that pauses while its replica lags). A diverged destination is
 // verified regardless (a repair must show).
 //
-// It reads only, on sessions of its own (opened through the setup's factories, reopened with
-// backoff after an error), and reads only ids the destination loop has reported committed
-// (position_waiters.h), which never change. Reports to the status board (verified_position, last
-// full pass, diverged) and logs each pass and each change of verdict. Publishes how far it has
-// proven the destination equal in this run (proven_positions.h: the highest id compared with no
-// difference found before it, kept across passes, 0 once a difference is found), which is what a
-// destination seeded from this one may read from it.
+// It reads only (but for its checkpoint, below), on sessions of its own (opened through the
+// setup's factories, reopened with backoff after an error), and reads only ids the destination
+// loop has reported committed (position_waiters.h), which never change. Reports to the status
+// board (verified_position, last full pass, diverged) and logs each pass and each change of
+// verdict. Publishes how far it has proven the destination equal (proven_positions.h: the
+// highest id compared with no difference found before it, kept across passes, 0 once a
+// difference is found), which is what a destination seeded from this one may read from it.
 //
 // Checkpoint: the destination keeps how far verification has got (VerifyTarget::SaveCheckpoint:
 // the pass's start and position, what is proven, and the checksum of the last proven row), saved
@@ -28,9 +28,10 @@
 // verifying), at each pass's end, and at once when a difference is found (which proves nothing
 // any more). A start goes on from it, so a restart does not compare the whole history again (the
 // pass from id 1 still comes verify_full_pass_every after the stored pass began), but only when
-// the row it names is still equal on both sides as it was proven (the same source, a destination
-// not rebuilt or truncated); otherwise it starts from id 1. A destination that may not keep it
-// (no CREATE privilege) is verified from id 1 at each start, with one info line.
+// the destination's table is the one it was saved for (not emptied and refilled, rebuilt or
+// rewritten) and the row it names is still equal on both sides as it was proven (the same
+// source); otherwise it starts from id 1. A destination that may not keep it (no CREATE
+// privilege) is verified from id 1 at each start, with one info line.
 //
 // Threads: Run() on its own thread until a stop or the lane ends; Interrupt() from any thread
 // fails its blocked call.
