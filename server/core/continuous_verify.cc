@@ -208,39 +208,34 @@ bool ContinuousVerifier::Restore() {
     d = destination_.get();
   }
   absl::StatusOr<std::optional<VerifyCheckpoint>> cp = d->LoadCheckpoint();
-  if (cp.status().code() == absl::StatusCode::kUnimplemented) {
-    keep_checkpoint_ = false;
-    restored_ = true;
-    return true;
-  }
-  if (cp.status().code() == absl::StatusCode::kFailedPrecondition) {
-    CannotKeep(cp.status());  // e.g. a table this user may not read
-    restored_ = true;
-    return true;
-  }
-  if (!cp.ok()) {
+  if (!cp.ok() && !CannotKeep(cp.status())) {
     Failed(cp.status());
     return false;
   }
+  if (cp.ok() && cp->has_value() && (*cp)->proven_through > 0) {
+    const VerifyCheckpoint& c = **cp;
+    // The same table, and the row it names on both sides as it was when proven: the same
+    // source, and a destination neither rebuilt nor emptied since.
+    absl::StatusOr<SummaryPair> row = SummarizeBoth(*s, *d, c.proven_through, c.proven_through);
+    if (!row.ok()) {
+      Failed(row.status());
+      return false;
+    }
+    if (c.table_replaced || row->source.count != 1 || row->source != row->destination ||
+        row->destination.digest != c.digest) {
+      log::Info(*log::Get("verify"),
+                "the destination's verification checkpoint does not match the databases; "
+                "verifying from id 1",
+                {{"destination", name_}, {"checkpoint", c.proven_through}});
+    } else {
+      GoOnFrom(c);
+    }
+  }
   restored_ = true;
-  if (!cp->has_value() || (*cp)->proven_through <= 0) return true;
-  const VerifyCheckpoint& c = **cp;
-  // The same table, and the row it names on both sides as it was when proven: the same source,
-  // and a destination neither rebuilt nor emptied since.
-  absl::StatusOr<SummaryPair> row = SummarizeBoth(*s, *d, c.proven_through, c.proven_through);
-  if (!row.ok()) {
-    restored_ = false;
-    Failed(row.status());
-    return false;
-  }
-  if (c.table_replaced || row->source.count != 1 || row->source != row->destination ||
-      row->destination.digest != c.digest) {
-    log::Info(*log::Get("verify"),
-              "the destination's verification checkpoint does not match the databases; verifying "
-              "from id 1",
-              {{"destination", name_}, {"checkpoint", c.proven_through}});
-    return true;
-  }
+  return true;
+}
+
+void ContinuousVerifier::GoOnFrom(const VerifyCheckpoint& c) {
   cursor_ = std::min(c.pass_through, c.proven_through);
   pass_started_ = c.pass_started;
   last_full_pass_ = c.last_full_pass;
@@ -256,16 +251,21 @@ bool ContinuousVerifier::Restore() {
        {"proven_position", proven_up_to_},
        {"pass_started", absl::FormatTime(absl::RFC3339_sec, pass_started_, absl::UTCTimeZone())}});
   Report();
-  return true;
 }
 
-void ContinuousVerifier::CannotKeep(const absl::Status& why) {
+bool ContinuousVerifier::CannotKeep(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kUnimplemented) {
+    keep_checkpoint_ = false;  // a target that keeps none: nothing to say
+    return true;
+  }
+  if (status.code() != absl::StatusCode::kFailedPrecondition) return false;
   keep_checkpoint_ = false;
   log::Info(*log::Get("verify"),
             "continuous verification cannot keep its checkpoint in the destination, so each "
             "start verifies it from id 1; to keep it, let the replicator's user create tables "
             "there (GRANT CREATE ON SCHEMA public)",
-            {{"destination", name_}, {"error", log::StatusText(why)}});
+            {{"destination", name_}, {"error", log::StatusText(status)}});
+  return true;
 }
 
 void ContinuousVerifier::Checkpoint(bool force) {
@@ -294,12 +294,9 @@ void ContinuousVerifier::Checkpoint(bool force) {
     c.digest = row->digest;
   }
   const absl::Status saved = d->SaveCheckpoint(c);
-  if (saved.ok()) saved_ = c;
-  if (saved.code() == absl::StatusCode::kUnimplemented) {
-    keep_checkpoint_ = false;
-  } else if (saved.code() == absl::StatusCode::kFailedPrecondition) {
-    CannotKeep(saved);
-  } else if (!saved.ok()) {
+  if (saved.ok()) {
+    saved_ = c;
+  } else if (!CannotKeep(saved)) {
     log::Debug(*log::Get("verify"), "saving the verification checkpoint failed",
                {{"destination", name_}, {"error", log::StatusText(saved)}});
   }

@@ -81,10 +81,13 @@ class ContinuousVerifier {
   void Prove();
   // Goes on from the destination's checkpoint, when it holds; false on an error (reported).
   bool Restore();
+  void GoOnFrom(const VerifyCheckpoint& checkpoint);
   // Saves the checkpoint when one is due (`force`: now).
   void Checkpoint(bool force);
-  // The destination may not keep it: says so once, and keeps none in this run.
-  void CannotKeep(const absl::Status& why);
+  // True when `status` (of a load or save) says the destination keeps no checkpoint
+  // (Unimplemented) or may not (FailedPrecondition: said once, with the fix); none is kept in
+  // this run then.
+  bool CannotKeep(const absl::Status& status);
 
   // Constant after construction.
   const EngineOptions& options_;
