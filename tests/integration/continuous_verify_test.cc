@@ -275,7 +275,7 @@ TEST_F(ContinuousVerifyTest, AUserThatMayNotCreateTablesIsVerifiedFromIdOneAtEac
   EXPECT_NE(replicator_->Log().find("permission denied for table slate_replicator_verification"),
             std::string::npos)
       << replicator_->Log();
-  EXPECT_EQ(StatusJson().find("verify_error\":\"p"), std::string::npos) << StatusJson();
+  EXPECT_NE(StatusJson().find("\"verify_error\":\"\""), std::string::npos) << StatusJson();
 }
 
 }  // namespace
