@@ -165,6 +165,7 @@ class PgEventSink : public core::EventSink {
  private:
   // Session settings and the writer lock, right after connecting.
   absl::Status Prepare() {
+    RETURN_IF_ERROR(conn_.Exec(sql::kPrepareBatchProbe));
     if (!options_.synchronous_commit.empty()) {
       absl::Status s =
           conn_.Exec(absl::StrCat("SET synchronous_commit = '", options_.synchronous_commit, "'"));
@@ -223,11 +224,7 @@ class PgEventSink : public core::EventSink {
     position_ = position;
     following_ = following;
     std::string sql = "BEGIN; ";
-    if (!following) {
-      absl::StrAppend(&sql, "SELECT ", position,
-                      " = 0 OR EXISTS (SELECT 1 FROM events WHERE id = ", position,
-                      "), EXISTS (SELECT 1 FROM events WHERE id = ", position + 1, "); ");
-    }
+    if (!following) absl::StrAppend(&sql, sql::BatchProbe(position), "; ");
     absl::StrAppend(&sql, sql::kCopyIn);
     if (!following) absl::StrAppend(&sql, "; COMMIT");
     if (PQsendQuery(conn_.get(), sql.c_str()) != 1) {
