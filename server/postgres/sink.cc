@@ -163,9 +163,9 @@ class PgEventSink : public core::EventSink {
   }
 
  private:
-  // Session settings and the writer lock, right after connecting.
+  // The batch probe, session settings and the writer lock, right after connecting.
   absl::Status Prepare() {
-    RETURN_IF_ERROR(conn_.Exec(sql::kPrepareBatchProbe));
+    RETURN_IF_ERROR(conn_.Exec(sql::PrepareBatchProbe()));
     if (!options_.synchronous_commit.empty()) {
       absl::Status s =
           conn_.Exec(absl::StrCat("SET synchronous_commit = '", options_.synchronous_commit, "'"));

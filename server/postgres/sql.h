@@ -104,11 +104,14 @@ inline constexpr char kSmallRead[] =
 inline constexpr char kCopyIn[] = "COPY events (id, ts, event) FROM STDIN (FORMAT binary)";
 // A batch's checks (sink.cc): the row at its position is there (or it is 0) and the next is not.
 // Prepared once per session, so the query string of each batch is not planned again.
-inline constexpr char kPrepareBatchProbe[] =
-    "PREPARE slate_batch_probe(bigint) AS SELECT $1 = 0 OR EXISTS (SELECT 1 FROM events WHERE "
-    "id = $1), EXISTS (SELECT 1 FROM events WHERE id = $1 + 1)";
+inline constexpr char kBatchProbeStatement[] = "slate_batch_probe";
+inline std::string PrepareBatchProbe() {
+  return absl::StrCat("PREPARE ", kBatchProbeStatement,
+                      "(bigint) AS SELECT $1 = 0 OR EXISTS (SELECT 1 FROM events WHERE id = $1), "
+                      "EXISTS (SELECT 1 FROM events WHERE id = $1 + 1)");
+}
 inline std::string BatchProbe(int64_t position) {
-  return absl::StrCat("EXECUTE slate_batch_probe(", position, ")");
+  return absl::StrCat("EXECUTE ", kBatchProbeStatement, "(", position, ")");
 }
 inline std::string RowExists(int64_t id) {
   return absl::StrCat("SELECT EXISTS (SELECT 1 FROM events WHERE id = ", id, ")");
