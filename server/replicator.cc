@@ -160,6 +160,7 @@ core::DestinationSetup BuildDestination(const config::Config& config, size_t ind
   for (int helper = 1; helper < options.parallel_writes; ++helper) {
     s.helpers.push_back(pg::NewEventSink(dest, what, sink_options));
   }
+  s.machine = dest.MachineKey();
   pg::IndexOptions index_options;
   index_options.memory_mb = options.index_build_memory_mb;
   index_options.group_key = group_key;

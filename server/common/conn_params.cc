@@ -1,6 +1,7 @@
 #include "server/common/conn_params.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace slate {
@@ -39,6 +40,15 @@ std::string ConnParams::Describe() const {
 bool ConnParams::SameDatabaseAs(const ConnParams& other) const {
   return port == other.port && absl::AsciiStrToLower(host) == absl::AsciiStrToLower(other.host) &&
          absl::AsciiStrToLower(database) == absl::AsciiStrToLower(other.database);
+}
+
+std::string ConnParams::MachineKey() const {
+  const std::string h = absl::AsciiStrToLower(host);
+  if (h.empty() || h[0] == '/' || h == "localhost" || h == "::1" || h == "[::1]" ||
+      absl::StartsWith(h, "127.")) {
+    return "local";
+  }
+  return h;
 }
 
 }  // namespace slate

@@ -29,6 +29,10 @@ struct ConnParams {
   // Same database under the original tool's naming rules: host and database
   // name compared case-insensitively, and the same port.
   bool SameDatabaseAs(const ConnParams& other) const;
+  // The machine the database runs on, as far as its address tells: the host lowercased, and
+  // "local" for every name of this machine (empty or a socket directory, localhost, 127.0.0.0/8,
+  // ::1). Two names of one remote machine are two keys.
+  std::string MachineKey() const;
 };
 
 // Quotes a libpq connection-string value: 'value' with backslash and quote escaped.

@@ -1,5 +1,6 @@
 #include "server/core/copy_pass.h"
 
+#include <algorithm>
 #include <deque>
 
 #include "absl/strings/str_cat.h"
@@ -30,9 +31,12 @@ class Pipeline {
   // Starts a batch after `last_id` (the last id of the batch before, committed or not) on the
   // next sink, committing the oldest pending batch first if that sink still holds it.
   absl::Status Begin(int64_t last_id, int64_t first_ts, PassResult& result) {
-    EventSink* sink = sinks_[next_ % sinks_.size()];
-    while (!pending_.empty() &&
-           (pending_.size() >= sinks_.size() || pending_.front().sink == sink)) {
+    const int all = static_cast<int>(sinks_.size());
+    const size_t writers = static_cast<size_t>(std::clamp(observer_.WritersNow(all), 1, all));
+    EventSink* sink = sinks_[next_ % writers];
+    // A sink holds one batch at a time, and at most `writers` are in flight (fewer writers than
+    // the batch before had: the older batches commit first).
+    while (!pending_.empty() && (pending_.size() >= writers || Holds(sink))) {
       RETURN_IF_ERROR(CommitOldest(result));
     }
     observer_.OnBatchStart(first_ts);
@@ -114,6 +118,13 @@ class Pipeline {
     int64_t last_ts;
     int64_t rows;
   };
+
+  bool Holds(const EventSink* sink) const {
+    for (const Pending& p : pending_) {
+      if (p.sink == sink) return true;
+    }
+    return false;
+  }
 
   absl::Status CommitOldest(PassResult& result) {
     Pending p = pending_.front();

@@ -4,10 +4,11 @@
 // into destination transactions, in id order.
 //
 // Parallel writes: with several sinks (sessions on the same destination), consecutive batches go
-// to them in turn. A batch is ended (sent) on one sink, and the next is streamed to the following
-// sink while the destination still applies the first; commits stay strictly in id order (a batch
-// commits only after the one before it), so the destination never shows a hole, even after a
-// crash. One sink is the plain sequential copy.
+// to them in turn (to as many of them as the observer's WritersNow says at each batch). A batch is
+// ended (sent) on one sink, and the next is streamed to the following sink while the destination
+// still applies the first; commits stay strictly in id order (a batch commits only after the one
+// before it), so the destination never shows a hole, even after a crash. One sink is the plain
+// sequential copy.
 //
 // Rules (the original tool's, kept):
 // - A destination transaction holds at most max_events_per_write rows, extended only so that a
@@ -67,6 +68,9 @@ class PassObserver {
   virtual void OnBatchesAbandoned() {}
   // A row was written to the open batch (progress, for the stall watchdog).
   virtual void OnRow() {}
+  // Asked as each batch begins: how many of the pass's `sinks` (the first ones) to write with
+  // now, from 1 to `sinks` (writer_shares.h); it may change within a pass.
+  virtual int WritersNow(int sinks) { return sinks; }
 };
 
 // `sinks` has at least one sink; all write the same destination.

@@ -11,12 +11,13 @@ namespace slate::core {
 
 DestinationLoop::DestinationLoop(const EngineOptions& options, DestinationSetup& setup,
                                  Signals& signals, uint64_t lane, DestinationReport& report,
-                                 Activity& activity, PositionWaiters* waiters)
+                                 Activity& activity, PositionWaiters* waiters, WriterShares& shares)
     : options_(options),
       setup_(setup),
       signals_(signals),
       lane_(lane),
       waiters_(waiters),
+      shares_(shares),
       clock_(signals.clock()),
       report_(report),
       activity_(activity),
@@ -24,6 +25,7 @@ DestinationLoop::DestinationLoop(const EngineOptions& options, DestinationSetup&
       bulk_(options, setup.indexes, signals, lane, report) {
   sinks_.push_back(setup_.sink.get());
   for (auto& helper : setup_.helpers) sinks_.push_back(helper.get());
+  writers_ = static_cast<int>(sinks_.size());
 }
 
 void DestinationLoop::Interrupt() {
@@ -284,8 +286,12 @@ absl::StatusOr<PassResult> DestinationLoop::Pass() {
   options.up_to_id = hole_.bounded_up_to;
   options.skip_hole_to = hole_.skip_to;
   options.expected_rows = std::max<int64_t>(0, head_max - position_);
+  if (sinks_.size() > 1 && options.expected_rows > options.max_events_per_write) {
+    writers_claim_.emplace(shares_, setup_.machine);
+  }
   absl::StatusOr<PassResult> result =
       RunCopyPass(*setup_.source, sinks_, position_, options, *this);
+  writers_claim_.reset();
   if (!result.ok() || result->end == PassEnd::kStopped) return result;
   if (committed_this_pass_ == 0) {
     // Nothing was written: make sure the destination is still there before this pass counts
@@ -309,6 +315,19 @@ absl::StatusOr<PassResult> DestinationLoop::Pass() {
     }
   }
   return result;
+}
+
+int DestinationLoop::WritersNow(int sinks) {
+  const int now = writers_claim_ ? writers_claim_->Share(sinks) : sinks;
+  if (writers_claim_ && now != writers_) {
+    log::Info(report_.log(), "writer sessions",
+              {{"destination", report_.name()},
+               {"sessions", now},
+               {"of", sinks},
+               {"destinations_copying_on_its_machine", shares_.Copying(setup_.machine)}});
+  }
+  writers_ = now;
+  return now;
 }
 
 void DestinationLoop::StartCatchingUp(absl::Time since) {

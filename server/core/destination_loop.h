@@ -13,6 +13,10 @@
 // stops it like an engine stop. Every position it commits (and the one it reads at connect) is
 // reported to the PositionWaiters, after the commit.
 //
+// Parallel writes: a pass copying a backlog (more than one batch) writes with the destination's
+// sessions, or its share of them while other destinations of its machine copy a backlog too
+// (writer_shares.h); a pass following live writes writes one batch with one.
+//
 // Bulk load (bulk_load.h): an empty destination with a large backlog is copied with its secondary
 // indexes set aside; once a pass has copied what the source had, the loop builds them (holding
 // its writes meanwhile) and goes on copying the tail with them in place.
@@ -28,6 +32,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +50,7 @@
 #include "server/core/signals.h"
 #include "server/core/stall_watchdog.h"
 #include "server/core/verify.h"
+#include "server/core/writer_shares.h"
 
 namespace slate::core {
 
@@ -56,6 +62,10 @@ struct DestinationSetup {
   // More sessions on the same destination for parallel writes (without the lock: they write only
   // while `sink`'s session holds it). Empty: one stream.
   std::vector<std::unique_ptr<EventSink>> helpers;
+  // The machine the destination's database runs on (ConnParams::MachineKey): destinations of one
+  // machine copying a backlog at once share their parallel writes (writer_shares.h). Empty: its
+  // sessions are its own.
+  std::string machine;
   // Run before the first connect until it passes (empty: none): the start-up checks of a
   // destination that, or whose source, did not answer at start. Unavailable: retried with
   // backoff (the destination shows `connecting`); InvalidArgument: this destination fails.
@@ -75,10 +85,11 @@ struct DestinationSetup {
 
 class DestinationLoop : private PassObserver {
  public:
-  // `lane` is this destination's lane in `signals`; `waiters` may be null.
+  // `lane` is this destination's lane in `signals`; `waiters` may be null; `shares` is the
+  // engine's, shared by its destinations.
   DestinationLoop(const EngineOptions& options, DestinationSetup& setup, Signals& signals,
                   uint64_t lane, DestinationReport& report, Activity& activity,
-                  PositionWaiters* waiters);
+                  PositionWaiters* waiters, WriterShares& shares);
 
   void Run();
   // Thread-safe: fails the calls blocked on this destination's connections.
@@ -103,6 +114,7 @@ class DestinationLoop : private PassObserver {
   void OnBatchStart(int64_t first_ts) override;
   void OnBatchesAbandoned() override { uncommitted_starts_.clear(); }
   void OnBatchCommitted(int64_t position, int64_t events, int64_t bytes) override;
+  int WritersNow(int sinks) override;
 
   // Constant after construction.
   const EngineOptions& options_;
@@ -110,6 +122,7 @@ class DestinationLoop : private PassObserver {
   Signals& signals_;
   const uint64_t lane_;
   PositionWaiters* const waiters_;
+  WriterShares& shares_;
   const Clock& clock_;
   DestinationReport& report_;
   Activity& activity_;
@@ -132,6 +145,9 @@ class DestinationLoop : private PassObserver {
   int batches_this_pass_ = 0;
   int64_t committed_this_pass_ = 0;
   std::deque<int64_t> uncommitted_starts_;  // first ts of each batch started, not committed
+  // Held while a pass copies a backlog with parallel writes; the sessions it wrote with last.
+  std::optional<WriterShares::Claim> writers_claim_;
+  int writers_ = 0;
 };
 
 }  // namespace slate::core

@@ -110,8 +110,9 @@ absl::Status Engine::AddDestination(DestinationSetup setup, const std::string& p
   lane->report = std::make_unique<DestinationReport>(board_, lane->id, lane->setup.name, clock_);
   Lane* raw = lane.get();
   lane->activity = &watchdog_.Watch(lane->setup.name, [raw] { raw->loop->Interrupt(); });
-  lane->loop = std::make_unique<DestinationLoop>(options_, lane->setup, signals_, lane->id,
-                                                 *lane->report, *lane->activity, &waiters_);
+  lane->loop =
+      std::make_unique<DestinationLoop>(options_, lane->setup, signals_, lane->id, *lane->report,
+                                        *lane->activity, &waiters_, shares_);
   if (verified) {
     lane->verifier = std::make_unique<ContinuousVerifier>(
         options_, lane->setup.name, lane->setup.verify_source, lane->setup.verify_destination,

@@ -40,6 +40,7 @@
 #include "server/core/signals.h"
 #include "server/core/stall_watchdog.h"
 #include "server/core/status_board.h"
+#include "server/core/writer_shares.h"
 
 namespace slate::core {
 
@@ -100,6 +101,7 @@ class Engine {
   StallWatchdog watchdog_;
   PositionWaiters waiters_;
   ProvenPositions proven_;  // written by the verifiers, read by seeded sources
+  WriterShares shares_;     // the destinations' parallel writes, per machine
   Listener listener_;
   Activity* listener_activity_ = nullptr;
 

@@ -224,5 +224,48 @@ INSTANTIATE_TEST_SUITE_P(Sinks, CopyPassTest, ::testing::Values(1, 3),
                                                : std::string("ParallelWrites");
                          });
 
+// The observer says at each batch how many sinks to write with (writer_shares.h): batch i goes to
+// sink i % writers, a shrinking count commits the older batches first, and the order and the
+// data stay as with a fixed count.
+TEST(CopyPassWritersTest, TheWritersCanChangeAtEveryBatch) {
+  class Scripted : public RecordingObserver {
+   public:
+    int WritersNow(int sinks) override {
+      EXPECT_EQ(sinks, 3);
+      return script[asked++ % script.size()];
+    }
+    // 0 and 7 are out of range: clamped to 1 and 3.
+    std::vector<int> script = {1, 1, 0, 3, 3, 7, 2, 2, 1, 1};
+    size_t asked = 0;
+  } observer;
+  FakeSourceDb db;
+  for (int i = 0; i < 50; ++i) db.AddTransaction(2);  // 10 batches of 10
+  FakeEventSource source(db);
+  FakeSinkDb sink_db;
+  std::vector<std::unique_ptr<FakeEventSink>> owned;
+  std::vector<core::EventSink*> sinks;
+  for (int i = 0; i < 3; ++i) {
+    owned.push_back(std::make_unique<FakeEventSink>(sink_db));
+    sinks.push_back(owned.back().get());
+  }
+  core::PassOptions options;
+  options.max_events_per_write = 10;
+  auto result = core::RunCopyPass(source, sinks, 0, options, observer);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->position, 100);
+  EXPECT_EQ(observer.asked, 10u);
+  // Batch i on sink i % writers: sink 0 has batches 0 1 2 3 6 8 9, sink 1 has 4 7, sink 2 has 5.
+  EXPECT_EQ(owned[0]->commits(), 7);
+  EXPECT_EQ(owned[1]->commits(), 2);
+  EXPECT_EQ(owned[2]->commits(), 1);
+  const auto batches = sink_db.Batches();
+  ASSERT_EQ(batches.size(), 10u);
+  int64_t next = 1;
+  for (const auto& b : batches) {
+    for (int64_t id : b) EXPECT_EQ(id, next++);
+  }
+  EXPECT_EQ(observer.positions.back(), 100);
+}
+
 }  // namespace
 }  // namespace slate::testing

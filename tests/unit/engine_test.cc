@@ -34,6 +34,10 @@ class EngineTest : public ::testing::Test {
   void Build(int destinations, absl::Duration stall_timeout = absl::ZeroDuration()) {
     std::vector<core::DestinationSetup> setups;
     for (int i = 0; i < destinations; ++i) setups.push_back(NewSetup("d" + std::to_string(i)));
+    BuildWith(std::move(setups), stall_timeout);
+  }
+  void BuildWith(std::vector<core::DestinationSetup> setups,
+                 absl::Duration stall_timeout = absl::ZeroDuration()) {
     auto wakeups = std::make_unique<FakeWakeups>();
     wakeups_ = wakeups.get();
     options_.max_events_per_write = 10;
@@ -729,6 +733,66 @@ TEST(PositionWaitersTest, TenThousandWaitersAreEachAnsweredOnceInIdOrder) {
   ASSERT_TRUE(waiters.Wait(kWaiters, {"b"}, clock.Now(), [&](core::WaitResult x) { r = x; }).ok());
   EXPECT_TRUE(r.status.ok());
   EXPECT_EQ(r.positions[0].second, kWaiters);
+}
+
+// Parallel writes shared per machine (writer_shares.h). Two destinations on `machine0` and
+// `machine1`, each with a second session, copy 100 one-event transactions (10 batches each).
+// Both are held inside their first batch; destination 0 copies everything while destination 1
+// is still held; then destination 1 goes on alone. Returns the batches each destination's second
+// session committed.
+class SharedWritesTest : public EngineTest {
+ protected:
+  std::pair<int, int> SecondSessionBatches(const std::string& machine0,
+                                           const std::string& machine1) {
+    for (int i = 0; i < 100; ++i) source_.AddTransaction(1);
+    std::vector<core::DestinationSetup> setups;
+    std::vector<FakeEventSink*> helpers;
+    const std::string machines[] = {machine0, machine1};
+    for (int i = 0; i < 2; ++i) {
+      setups.push_back(NewSetup("d" + std::to_string(i)));
+      auto helper = std::make_unique<FakeEventSink>(*sinks_.back());
+      helpers.push_back(helper.get());
+      setups.back().helpers.push_back(std::move(helper));
+      setups.back().machine = machines[i];
+    }
+    BuildWith(std::move(setups));
+    for (const auto& sink : sinks_) {
+      absl::MutexLock lock(&sink->faults().mu);
+      sink->faults().hold_at_id = 5;
+    }
+    engine_->Start();
+    // Both passes (and their claims) are under way before destination 0's second batch begins.
+    AwaitHolding(*sinks_[0]);
+    AwaitHolding(*sinks_[1]);
+    Release(*sinks_[0]);
+    EXPECT_TRUE(AwaitPosition(0, 100));
+    Release(*sinks_[1]);
+    EXPECT_TRUE(AwaitPosition(1, 100));
+    engine_->RequestStop();
+    engine_->Join();
+    for (const auto& sink : sinks_) EXPECT_EQ(sink->Rows().size(), source_.Rows().size());
+    return {helpers[0]->commits(), helpers[1]->commits()};
+  }
+};
+
+TEST_F(SharedWritesTest, DestinationsOfOneMachineCopyingAtOnceWriteWithOneSessionEach) {
+  const auto [first, second] = SecondSessionBatches("db-host", "db-host");
+  // Destination 0 copied while destination 1 copied too: its first session wrote every batch.
+  EXPECT_EQ(first, 0);
+  // Destination 1 went on alone: both its sessions wrote (after the held first batch, in turn).
+  EXPECT_GE(second, 4);
+}
+
+TEST_F(SharedWritesTest, DestinationsOfDifferentMachinesKeepTheirSessions) {
+  const auto [first, second] = SecondSessionBatches("db-host-a", "db-host-b");
+  EXPECT_GE(first, 4);  // batches 2, 4, ... 10 on the second session
+  EXPECT_GE(second, 4);
+}
+
+TEST_F(SharedWritesTest, AnEmptyMachineSharesWithNone) {
+  const auto [first, second] = SecondSessionBatches("", "");
+  EXPECT_GE(first, 4);
+  EXPECT_GE(second, 4);
 }
 
 }  // namespace
